@@ -1,0 +1,41 @@
+package dev.tartan.store;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Host subnet leases in flannel's etcd layout ({@code <prefix>/config}, {@code <prefix>/subnets/<key>}).
+ *
+ * <p>Every write is owner-checked: the store never overwrites another host's lease.
+ */
+public interface LeaseStore extends AutoCloseable {
+
+  /** Reads and validates {@code <prefix>/config}; {@link NetworkConfigMissingException} when absent. */
+  NetworkConfig networkConfig() throws LeaseStoreException;
+
+  /**
+   * Takes a subnet for this host: reuses the lease whose PublicIP is ours (if compatible with the
+   * config), else {@code previous} (from the subnet file) when free and in range, else a random pick
+   * among the first 100 free subnets. Losing a creation race re-lists and retries (bounded).
+   */
+  SubnetLease acquire(LeaseAttrs attrs, Optional<Ipv4Subnet> previous) throws LeaseStoreException;
+
+  /**
+   * Extends our lease by a fresh TTL, only if the key still holds our value (same PublicIP);
+   * {@link LeaseLostException} when it was deleted or taken by another host. A reservation stays
+   * without TTL.
+   */
+  SubnetLease renew(SubnetLease lease) throws LeaseStoreException;
+
+  /** Deletes our own lease (decommission). Deleting a lease that is already gone is success. */
+  void release(SubnetLease lease) throws LeaseStoreException;
+
+  /** Every parsable lease, sorted by subnet; bad keys are skipped (WARN + counter). */
+  List<SubnetLease> list() throws LeaseStoreException;
+
+  /** Snapshot, then events from the snapshot's revision + 1; reconnects by itself. */
+  Subscription watch(LeaseListener listener);
+
+  @Override
+  void close();
+}

@@ -1,0 +1,46 @@
+package dev.tartan.store;
+
+import java.net.Inet4Address;
+import java.util.Objects;
+
+/**
+ * The validated content of {@code <prefix>/config} (flannel's network config), with flannel's
+ * defaults applied. IPv6 fields are carried for later; Tartan programs IPv4 only today.
+ *
+ * @param network        {@code Network}, network-masked
+ * @param subnetLen      {@code SubnetLen} (default 24, or prefix+2 for small networks)
+ * @param subnetMin      first subnet that may be leased (default: network + one subnet)
+ * @param subnetMax      last subnet that may be leased (default: the last subnet)
+ * @param enableIPv4     {@code EnableIPv4} (default true)
+ * @param enableIPv6     {@code EnableIPv6} (default false)
+ * @param ipv6Network    {@code IPv6Network} text, or null
+ * @param enableNFTables {@code EnableNFTables} (default false)
+ * @param backendType    {@code Backend.Type}, lower-cased ("vxlan")
+ * @param backendJson    the raw {@code Backend} object, for the backend to read its own keys
+ */
+public record NetworkConfig(
+    Ipv4Subnet network,
+    int subnetLen,
+    Inet4Address subnetMin,
+    Inet4Address subnetMax,
+    boolean enableIPv4,
+    boolean enableIPv6,
+    String ipv6Network,
+    boolean enableNFTables,
+    String backendType,
+    String backendJson) {
+
+  public NetworkConfig {
+    Objects.requireNonNull(network, "network");
+    Objects.requireNonNull(backendType, "backendType");
+    Objects.requireNonNull(backendJson, "backendJson");
+  }
+
+  /** True when {@code subnet} has the configured length and lies within [SubnetMin, SubnetMax]. */
+  public boolean accepts(Ipv4Subnet subnet) {
+    int ip = subnet.address();
+    return subnet.prefixLength() == subnetLen
+        && Integer.compareUnsigned(ip, Ipv4Subnet.toInt(subnetMin)) >= 0
+        && Integer.compareUnsigned(ip, Ipv4Subnet.toInt(subnetMax)) <= 0;
+  }
+}
