@@ -4,7 +4,7 @@ package dev.tartan.agent.netlink;
  * A netlink request the kernel refused, or a socket failure.
  *
  * @see #errno() the positive errno (EEXIST = 17, ENOENT = 2, ESRCH = 3, ENODEV = 19 ...), 0 for
- *     protocol errors found by our own parser
+ *     protocol errors found by our own parser and for socket failures without an errno
  */
 public class NetlinkException extends Exception {
   private final String op;
@@ -42,8 +42,12 @@ public class NetlinkException extends Exception {
     return errno == 17; // EEXIST
   }
 
-  /** ENOENT, ESRCH or ENODEV: the object (or its device) is not there. */
+  /**
+   * ENOENT, ESRCH, ENODEV or EADDRNOTAVAIL: the object (or its device) is not there. The kernel
+   * answers a missing neighbour/FDB entry with ENOENT, a missing route with ESRCH, a missing device
+   * with ENODEV and a missing IPv4 address ({@code ip addr del}) with EADDRNOTAVAIL.
+   */
   public boolean notFound() {
-    return errno == 2 || errno == 3 || errno == 19;
+    return errno == 2 || errno == 3 || errno == 19 || errno == 99;
   }
 }
