@@ -36,6 +36,19 @@ public record NetworkConfig(
     Objects.requireNonNull(backendJson, "backendJson");
   }
 
+  /**
+   * Parses {@code <prefix>/config} with flannel's rules: keys are case-insensitive and unknown keys
+   * ignored; {@code SubnetLen}/{@code SubnetMin}/{@code SubnetMax} get flannel's defaults; invalid
+   * values give flannel's error texts. Unlike flannel, a missing {@code Backend} is an error (flannel
+   * silently picks "udp"). IPv6 fields are validated when {@code EnableIPv6} is true; an IPv6-only
+   * config ({@code EnableIPv4: false}) is rejected.
+   *
+   * @throws NetworkConfigException with a one-line message naming the problem
+   */
+  public static NetworkConfig parse(String json) throws NetworkConfigException {
+    return NetworkConfigParser.parse(json).config();
+  }
+
   /** True when {@code subnet} has the configured length and lies within [SubnetMin, SubnetMax]. */
   public boolean accepts(Ipv4Subnet subnet) {
     int ip = subnet.address();

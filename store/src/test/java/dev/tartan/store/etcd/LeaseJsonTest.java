@@ -1,0 +1,100 @@
+package dev.tartan.store.etcd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tartan.store.Ipv6Text;
+import dev.tartan.store.LeaseAttrs;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class LeaseJsonTest {
+
+  private static final String FLANNEL_VXLAN = "{\"PublicIP\":\"192.168.64.3\",\"PublicIPv6\":null,"
+      + "\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"c6:d2:32:6f:8f:44\"}}";
+
+  private static Inet4Address ip(String s) throws Exception {
+    return (Inet4Address) InetAddress.getByName(s);
+  }
+
+  @Test
+  void publicIpOnlyIsExactlyFlannelsForm() throws Exception {
+    assertThat(LeaseJson.encode(LeaseAttrs.ipv4(ip("1.2.3.4"), null, null)))
+        .isEqualTo("{\"PublicIP\":\"1.2.3.4\",\"PublicIPv6\":null}");
+    assertThat(LeaseJson.encode(LeaseAttrs.ipv4(ip("1.2.3.4"), "", "")))
+        .isEqualTo("{\"PublicIP\":\"1.2.3.4\",\"PublicIPv6\":null}");
+  }
+
+  @Test
+  void vxlanLeaseIsExactlyFlannelsForm() throws Exception {
+    LeaseAttrs a = LeaseAttrs.ipv4(ip("192.168.64.3"), "vxlan", "{\"VNI\":1,\"VtepMAC\":\"c6:d2:32:6f:8f:44\"}");
+    assertThat(LeaseJson.encode(a)).isEqualTo(FLANNEL_VXLAN);
+  }
+
+  @Test
+  void backendDataIsReEmittedCompactly() throws Exception {
+    LeaseAttrs a = LeaseAttrs.ipv4(ip("10.0.0.1"), "vxlan", "{ \"VNI\" : 1,\n \"VtepMAC\": \"aa:bb:cc:dd:ee:ff\" }");
+    assertThat(LeaseJson.encode(a)).isEqualTo("{\"PublicIP\":\"10.0.0.1\",\"PublicIPv6\":null,"
+        + "\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"aa:bb:cc:dd:ee:ff\"}}");
+  }
+
+  @Test
+  void dualStackForm() throws Exception {
+    LeaseAttrs a = new LeaseAttrs(ip("10.0.0.1"), Ipv6Text.parse("2001:db8:0:0::1"), "vxlan",
+        "{\"VNI\":1,\"VtepMAC\":\"aa:bb:cc:dd:ee:ff\"}", "{\"VNI\":1,\"VtepMAC\":\"aa:bb:cc:dd:ee:00\"}");
+    assertThat(LeaseJson.encode(a)).isEqualTo("{\"PublicIP\":\"10.0.0.1\",\"PublicIPv6\":\"2001:db8::1\","
+        + "\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"aa:bb:cc:dd:ee:ff\"},"
+        + "\"BackendV6Data\":{\"VNI\":1,\"VtepMAC\":\"aa:bb:cc:dd:ee:00\"}}");
+  }
+
+  @Test
+  void decodesFlannelsFormAndRoundTrips() throws Exception {
+    LeaseAttrs a = LeaseJson.decode(FLANNEL_VXLAN);
+    assertThat(a.publicIp()).isEqualTo(ip("192.168.64.3"));
+    assertThat(a.publicIpv6()).isNull();
+    assertThat(a.backendType()).isEqualTo("vxlan");
+    assertThat(a.backendDataJson()).isEqualTo("{\"VNI\":1,\"VtepMAC\":\"c6:d2:32:6f:8f:44\"}");
+    assertThat(a.backendV6DataJson()).isNull();
+    assertThat(LeaseJson.encode(a)).isEqualTo(FLANNEL_VXLAN);
+  }
+
+  @Test
+  void decodingIsCaseAndOrderInsensitiveAndIgnoresUnknownFields() throws Exception {
+    LeaseAttrs a = LeaseJson.decode("{ \"backenddata\": {\"vni\": 7, \"vtepmac\": \"aa:bb:cc:dd:ee:ff\"},\n"
+        + "  \"extra\": {\"x\": [1, {\"y\": 2}]}, \"BACKENDTYPE\": \"vxlan\", \"publicip\": \"10.1.2.3\" }");
+    assertThat(a.publicIp()).isEqualTo(ip("10.1.2.3"));
+    assertThat(a.backendType()).isEqualTo("vxlan");
+    assertThat(a.backendDataJson()).isEqualTo("{\"vni\":7,\"vtepmac\":\"aa:bb:cc:dd:ee:ff\"}");
+  }
+
+  @Test
+  void missingPublicIpIsGosZeroValue() throws Exception {
+    assertThat(LeaseJson.decode("{}").publicIp()).isEqualTo(ip("0.0.0.0"));
+    assertThat(LeaseJson.encode(LeaseJson.decode("{}"))).isEqualTo("{\"PublicIP\":\"0.0.0.0\",\"PublicIPv6\":null}");
+  }
+
+  @Test
+  void rawBackendDataKeepsNumberTextAndEscapesLikeGo() throws Exception {
+    LeaseAttrs a = LeaseJson.decode("{\"PublicIP\":\"1.2.3.4\",\"BackendData\":{\"a\": 1.50, \"b\": \"x<y & \\\"z\\\"\"}}");
+    assertThat(a.backendDataJson()).isEqualTo("{\"a\":1.50,\"b\":\"x\\u003cy \\u0026 \\\"z\\\"\"}");
+    assertThat(LeaseJson.decode("{\"PublicIP\":\"1.2.3.4\",\"BackendData\":5}").backendDataJson()).isEqualTo("5");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "   ", "garbage", "[]", "\"1.2.3.4\"", "{\"PublicIP\":\"1.2.3\"}",
+      "{\"PublicIP\":1234}", "{\"PublicIP\":\"::1\"}", "{\"PublicIP\":\"1.2.3.4\",\"PublicIPv6\":\"1.2.3.4\"}",
+      "{\"PublicIP\":\"1.2.3.4\",\"BackendType\":5}", "{\"PublicIP\":\"1.2.3.4\"", "{\"PublicIP\":\"1.2.3.4\"} {}",
+      "{\"PublicIP\":\"example.com\"}"})
+  void garbageIsATypedError(String value) {
+    assertThatThrownBy(() -> LeaseJson.decode(value)).isInstanceOf(MalformedLeaseException.class);
+  }
+
+  @Test
+  void invalidRawBackendDataIsRefusedOnEncode() throws Exception {
+    LeaseAttrs a = LeaseAttrs.ipv4(ip("1.2.3.4"), "vxlan", "{\"VNI\":");
+    assertThatThrownBy(() -> LeaseJson.encode(a)).isInstanceOf(IllegalArgumentException.class);
+  }
+}
