@@ -2,6 +2,7 @@ package dev.tartan.agent.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.tartan.store.etcd.EtcdOptions;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -130,6 +131,17 @@ public record AgentConfig(
     } catch (AgentConfigException e) {
       throw new IllegalStateException("reference.conf is invalid: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The etcd client settings for the store ({@code EtcdLeaseStore}).
+   *
+   * @throws IllegalArgumentException when they do not fit together (never after {@link #resolve},
+   *     which checks this)
+   */
+  public EtcdOptions etcdOptions() {
+    return new EtcdOptions(etcdEndpoints, etcdPrefix, etcdCaFile, etcdCertFile, etcdKeyFile,
+        etcdUsername, etcdPassword, leaseTtl);
   }
 
   /** True when TLS client authentication to etcd is configured. */

@@ -9,10 +9,10 @@ import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
 import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.store.etcd.EtcdOptions;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.URI;
-import java.net.URISyntaxException;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -260,9 +260,19 @@ final class ConfigResolver {
           + raw.get(Setting.LEASE_TTL).source + ")");
     }
     Duration resync = positiveDuration(Setting.RESYNC_INTERVAL, raw);
-    return new AgentConfig(endpoints, prefix, ca, cert, key, user, password, iface, ifaceRegex,
-        canReach, publicIp, subnetFile, Duration.ofMinutes(margin), ipMasq, randomFullyDisable,
-        forwardRules, iptablesResync, healthzIp, healthzPort, leaseTtl, resync, configFile);
+    AgentConfig config = new AgentConfig(endpoints, prefix, ca, cert, key, user, password, iface,
+        ifaceRegex, canReach, publicIp, subnetFile, Duration.ofMinutes(margin), ipMasq,
+        randomFullyDisable, forwardRules, iptablesResync, healthzIp, healthzPort, leaseTtl, resync,
+        configFile);
+    try {
+      config.etcdOptions();
+    } catch (IllegalArgumentException e) {
+      String from = sources(raw, Setting.ETCD_ENDPOINTS, Setting.ETCD_CAFILE,
+          Setting.ETCD_CERTFILE, Setting.ETCD_KEYFILE);
+      throw new AgentConfigException("etcd settings do not fit together: " + oneLine(e.getMessage())
+          + " (" + from + ")");
+    }
+    return config;
   }
 
   private static String text(Setting s, Map<Setting, Raw> raw) throws AgentConfigException {
@@ -303,41 +313,16 @@ final class ConfigResolver {
     return out;
   }
 
+  /** flannel's comma list (or a HOCON list), parsed as the store does: bare host:port = http. */
   private static List<URI> endpoints(Raw r) throws AgentConfigException {
-    List<String> parts = new ArrayList<>();
-    if (r.value instanceof List<?> l) {
-      for (Object o : l) {
-        parts.addAll(Arrays.asList(o.toString().split(",")));
-      }
-    } else {
-      parts.addAll(Arrays.asList(((String) r.value).split(",")));
+    String commaList = r.value instanceof List<?> l
+        ? String.join(",", l.stream().map(Object::toString).toList()) : (String) r.value;
+    try {
+      return EtcdOptions.parseEndpoints(commaList);
+    } catch (IllegalArgumentException e) {
+      throw new AgentConfigException("etcd-endpoints: " + oneLine(e.getMessage())
+          + ", e.g. http://10.0.0.5:2379,http://10.0.0.6:2379 (from " + r.source + ")");
     }
-    List<URI> out = new ArrayList<>();
-    for (String p : parts) {
-      String t = p.trim();
-      if (t.isEmpty()) {
-        continue;
-      }
-      URI u;
-      try {
-        u = new URI(t);
-      } catch (URISyntaxException e) {
-        u = null;
-      }
-      String scheme = u == null || u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
-      if (u == null || !(scheme.equals("http") || scheme.equals("https")) || u.getHost() == null
-          || u.getPort() < 0 || !(u.getRawPath() == null || u.getRawPath().isEmpty()
-              || u.getRawPath().equals("/")) || u.getRawQuery() != null || u.getUserInfo() != null) {
-        throw new AgentConfigException("etcd-endpoints entry '" + t + "' is not an etcd URL like "
-            + "http://10.0.0.5:2379 or https://etcd1:2379 (from " + r.source + ")");
-      }
-      out.add(u);
-    }
-    if (out.isEmpty()) {
-      throw new AgentConfigException("etcd-endpoints must name at least one endpoint, e.g. "
-          + "http://127.0.0.1:2379 (from " + r.source + ")");
-    }
-    return out;
   }
 
   private static Path optionalFile(Setting s, Map<Setting, Raw> raw) throws AgentConfigException {
@@ -438,6 +423,18 @@ final class ConfigResolver {
   }
 
   // ---- message helpers
+
+  /** "etcd-endpoints from flag --etcd-endpoints, etcd-cafile from ..." for the settings not at default. */
+  private static String sources(Map<Setting, Raw> raw, Setting... settings) {
+    List<String> parts = new ArrayList<>();
+    for (Setting s : settings) {
+      Raw r = raw.get(s);
+      if (r != null && !r.source.startsWith("default")) {
+        parts.add(s.key + " from " + r.source);
+      }
+    }
+    return parts.isEmpty() ? "defaults" : String.join(", ", parts);
+  }
 
   private static String where(ConfigValue v) {
     ConfigOrigin o = v.origin();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import dev.tartan.store.etcd.EtcdOptions;
 import java.net.InetAddress;
 import java.net.URI;
 import java.nio.file.Files;
@@ -149,6 +150,7 @@ class AgentConfigTest {
 
   @Test
   void fileTakesListsOrSingleValues() throws Exception {
+    Path ca = Files.writeString(dir.resolve("ca.pem"), "x");
     Path f = file("""
         agent {
           etcd-endpoints = ["https://198.51.100.1:2379", "https://198.51.100.2:2379"]
@@ -165,7 +167,7 @@ class AgentConfigTest {
           iptables-forward-rules = false
         }
         """);
-    AgentConfig c = resolve(Map.of(), "--config=" + f);
+    AgentConfig c = resolve(Map.of("FLANNELD_ETCD_CAFILE", ca.toString()), "--config=" + f);
     assertThat(c.etcdEndpoints()).containsExactly(
         URI.create("https://198.51.100.1:2379"), URI.create("https://198.51.100.2:2379"));
     assertThat(c.iface()).containsExactly("eth1");
@@ -182,16 +184,37 @@ class AgentConfigTest {
   }
 
   @Test
-  void endpointsSplitOnCommas() throws Exception {
+  void endpointsSplitOnCommasLikeFlannel() throws Exception {
     AgentConfig c = resolve(Map.of(), "--etcd-endpoints",
-        "http://127.0.0.1:23790, https://etcd-1.example:2379,");
-    assertThat(c.etcdEndpoints()).containsExactly(
-        URI.create("http://127.0.0.1:23790"), URI.create("https://etcd-1.example:2379"));
-    assertThat(failure(Map.of(), "--etcd-endpoints", "127.0.0.1:2379")).isEqualTo(
-        "etcd-endpoints entry '127.0.0.1:2379' is not an etcd URL like http://10.0.0.5:2379 or "
-            + "https://etcd1:2379 (from flag --etcd-endpoints)");
+        "http://127.0.0.1:23790, http://etcd-1.example:2379,198.51.100.3:2379,");
+    assertThat(c.etcdEndpoints()).containsExactly(URI.create("http://127.0.0.1:23790"),
+        URI.create("http://etcd-1.example:2379"), URI.create("http://198.51.100.3:2379"));
+    assertThat(failure(Map.of(), "--etcd-endpoints", "ftp://198.51.100.3:2379")).isEqualTo(
+        "etcd-endpoints: invalid etcd endpoint \"ftp://198.51.100.3:2379\": scheme must be http or "
+            + "https, e.g. http://10.0.0.5:2379,http://10.0.0.6:2379 (from flag --etcd-endpoints)");
     assertThat(failure(Map.of(), "--etcd-endpoints", " , ")).startsWith(
-        "etcd-endpoints must name at least one endpoint");
+        "etcd-endpoints: no etcd endpoints given");
+  }
+
+  @Test
+  void etcdOptionsCarryTheEtcdSettings() throws Exception {
+    Path ca = Files.writeString(dir.resolve("ca.pem"), "x");
+    AgentConfig c = resolve(Map.of("FLANNELD_ETCD_USERNAME", "flannel",
+        "FLANNELD_ETCD_PASSWORD", "pw"), "--etcd-endpoints", "https://198.51.100.3:2379",
+        "--etcd-cafile", ca.toString(), "--etcd-prefix", "/tartan/net", "--lease-ttl", "1h");
+    EtcdOptions o = c.etcdOptions();
+    assertThat(o.endpoints()).containsExactly(URI.create("https://198.51.100.3:2379"));
+    assertThat(o.prefix()).isEqualTo("/tartan/net");
+    assertThat(o.caFile()).isEqualTo(ca);
+    assertThat(o.certFile()).isNull();
+    assertThat(o.username()).isEqualTo("flannel");
+    assertThat(o.password()).isEqualTo("pw");
+    assertThat(o.leaseTtl()).isEqualTo(Duration.ofHours(1));
+    assertThat(AgentConfig.defaults().etcdOptions().prefix()).isEqualTo("/coreos.com/network");
+    // checked at resolve time, naming where the values came from
+    assertThat(failure(Map.of(), "--etcd-endpoints", "https://198.51.100.3:2379")).isEqualTo(
+        "etcd settings do not fit together: https etcd endpoints need --etcd-cafile "
+            + "(etcd-endpoints from flag --etcd-endpoints)");
   }
 
   @Test
@@ -299,7 +322,7 @@ class AgentConfigTest {
     Path key = Files.writeString(dir.resolve("k.pem"), "x");
     Path ca = Files.writeString(dir.resolve("ca.pem"), "x");
     AgentConfig c = resolve(Map.of("FLANNELD_ETCD_CAFILE", ca.toString()), "--etcd-certfile",
-        cert.toString(), "--etcd-keyfile", key.toString());
+        cert.toString(), "--etcd-keyfile", key.toString(), "--etcd-endpoints=https://127.0.0.1:2379");
     assertThat(c.etcdTls()).isTrue();
     assertThat(c.etcdCaFile()).isEqualTo(ca);
     assertThat(failure(Map.of(), "--etcd-certfile", cert.toString())).isEqualTo(
