@@ -1,0 +1,65 @@
+package dev.tartan.agent.backend;
+
+import dev.tartan.agent.netlink.NetlinkException;
+import dev.tartan.agent.netlink.route.Address;
+import dev.tartan.agent.netlink.route.Link;
+import dev.tartan.agent.netlink.route.RtNetlink;
+import dev.tartan.store.Ipv4Subnet;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The containers' bridge ({@code cni0}): a Linux bridge with {@code <subnet>.1/<len>} and the
+ * overlay MTU, up. Tartan creates it before the CNI bridge plugin would, so the address follows
+ * the lease (re-addressed when the subnet changes, flannel #520).
+ */
+public final class Bridge {
+  private static final Logger log = LoggerFactory.getLogger(Bridge.class);
+
+  /** The flannel CNI plugin's default bridge name. */
+  public static final String DEFAULT_NAME = "cni0";
+
+  private Bridge() {}
+
+  /**
+   * Converges the bridge: created if missing; MTU set to {@code mtu}; address {@code
+   * ownSubnet.1/len} with every other address inside {@code network} removed; up.
+   *
+   * @return the bridge as the kernel reports it afterwards
+   * @throws NetlinkException when the kernel refuses, or when a link of that name exists that is
+   *     not a bridge (errno 0; the message says what to do)
+   */
+  public static Link ensure(RtNetlink nl, String name, Ipv4Subnet network, Ipv4Subnet ownSubnet,
+      int mtu) throws NetlinkException {
+    Link link = nl.linkByName(name).orElse(null);
+    if (link == null) {
+      try {
+        link = nl.createBridge(name, mtu);
+        log.info("created bridge {} (mtu {})", name, mtu);
+      } catch (NetlinkException e) {
+        if (!e.alreadyExists()) {
+          throw e;
+        }
+        link = nl.linkByName(name).orElseThrow(() -> e);
+      }
+    }
+    if (!"bridge".equals(link.kind())) {
+      throw new NetlinkException("ensure bridge " + name, "a link named " + name + " exists but is "
+          + (link.kind().isEmpty() ? "not a bridge" : "a " + link.kind() + ", not a bridge")
+          + "; delete it (ip link del " + name + ") and restart", null);
+    }
+    if (mtu != 0 && link.mtu() != mtu) {
+      nl.setMtu(link.index(), mtu);
+      log.info("set mtu of {} {} -> {}", name, link.mtu(), mtu);
+    }
+    Addresses.ensureOnly(nl, name,
+        new Address(link.index(), ownSubnet.host(1), ownSubnet.prefixLength()), network);
+    if (!link.up()) {
+      nl.setUp(link.index(), true);
+    }
+    Optional<Link> now = nl.linkByIndex(link.index());
+    return now.orElseThrow(() -> new NetlinkException("ensure bridge " + name, 19, "ENODEV",
+        name + " disappeared while being configured"));
+  }
+}

@@ -1,0 +1,170 @@
+package dev.tartan.agent.backend.vxlan;
+
+import dev.tartan.agent.backend.Bridge;
+import dev.tartan.agent.netlink.NetlinkException;
+import dev.tartan.agent.netlink.route.Link;
+import dev.tartan.agent.netlink.route.RtNetlink;
+import dev.tartan.agent.netlink.route.VxlanSpec;
+import dev.tartan.agent.routing.DesiredState;
+import dev.tartan.agent.routing.ReconcileLoop;
+import dev.tartan.agent.routing.Reconciler;
+import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.store.SubnetLease;
+import java.net.Inet4Address;
+import java.util.Collection;
+import java.util.Objects;
+import java.util.function.Supplier;
+
+/**
+ * The VXLAN data path of one host: the device {@code flannel.<VNI>}, its address, the bridge, and
+ * the desired per-peer state. Start-up calls {@link #ensureDevice()} (before the lease, for the
+ * VtepMAC), then {@link #configure(Ipv4Subnet)} (after it); from then on the {@link
+ * ReconcileLoop} runs {@link #pass} which {@link #repair()}s the device and bridge and reconciles
+ * the peers, so every netlink write happens on the loop's thread. A new subnet (lease
+ * re-acquired) is handed over with {@link #ownSubnet(Ipv4Subnet)} followed by a trigger.
+ */
+public final class VxlanNetwork {
+  private final RtNetlink nl;
+  private final VxlanBackendConfig config;
+  private final Ipv4Subnet network;
+  private final String bridgeName;
+  private final int mtu;
+  private volatile VxlanSpec spec;
+  private volatile Link device;
+  private volatile Ipv4Subnet ownSubnet;
+
+  /**
+   * @param network       the flannel {@code Network}
+   * @param local         the vxlan source address (the public IP when local, else the interface's)
+   * @param underlayIndex ifindex of the external interface
+   * @param underlayMtu   its MTU (used unless {@code Backend.MTU} is set)
+   * @param bridgeName    the containers' bridge ({@code cni0}), or null to leave bridges alone
+   */
+  public VxlanNetwork(RtNetlink nl, VxlanBackendConfig config, Ipv4Subnet network,
+      Inet4Address local, int underlayIndex, int underlayMtu, String bridgeName) {
+    this.nl = Objects.requireNonNull(nl, "nl");
+    this.config = Objects.requireNonNull(config, "config");
+    this.network = Objects.requireNonNull(network, "network");
+    this.bridgeName = bridgeName;
+    this.mtu = config.overlayMtu(underlayMtu);
+    this.spec = VxlanDevice.spec(config, local, underlayIndex, underlayMtu);
+  }
+
+  public VxlanBackendConfig config() {
+    return config;
+  }
+
+  /** The overlay MTU (device, bridge and {@code FLANNEL_MTU}). */
+  public int mtu() {
+    return mtu;
+  }
+
+  public String deviceName() {
+    return config.deviceName();
+  }
+
+  /** The bridge name, or null. */
+  public String bridgeName() {
+    return bridgeName;
+  }
+
+  /** The device as last ensured, or null before {@link #ensureDevice()}. */
+  public Link device() {
+    return device;
+  }
+
+  public Ipv4Subnet ownSubnet() {
+    return ownSubnet;
+  }
+
+  /** Records a new own subnet; the next {@link #repair()} re-addresses the device and bridge. */
+  public void ownSubnet(Ipv4Subnet subnet) {
+    this.ownSubnet = Objects.requireNonNull(subnet, "subnet");
+  }
+
+  /** Creates, reuses or recreates the device (spec §2.2); its MAC becomes the VtepMAC. */
+  public synchronized Link ensureDevice() throws NetlinkException {
+    Link l = VxlanDevice.ensure(nl, spec);
+    remember(l);
+    return l;
+  }
+
+  /** What to publish as {@code BackendData}: this VNI and the device's MAC. */
+  public VxlanLeaseData leaseData() {
+    Link l = device;
+    if (l == null) {
+      throw new IllegalStateException("ensureDevice() first");
+    }
+    return new VxlanLeaseData(config.vni(), l.mac());
+  }
+
+  /**
+   * After the lease: {@code <subnet>.0/32} on the device, device up, bridge with {@code
+   * <subnet>.1/<len>} and the overlay MTU, up.
+   */
+  public synchronized void configure(Ipv4Subnet subnet) throws NetlinkException {
+    ownSubnet(subnet);
+    Link l = device;
+    if (l == null) {
+      l = ensureDevice();
+    }
+    remember(VxlanDevice.ensureAddress(nl, l, network, subnet));
+    if (bridgeName != null) {
+      Bridge.ensure(nl, bridgeName, network, subnet, mtu);
+    }
+  }
+
+  /**
+   * Checks the device (present, same settings, address, up) and the bridge and fixes what
+   * drifted; a recreated device keeps its MAC. Cheap when all is well (a few small reads).
+   *
+   * @return true when the device had to be created again (all peers must be re-added)
+   */
+  public synchronized boolean repair() throws NetlinkException {
+    Ipv4Subnet subnet = ownSubnet;
+    Link before = device;
+    Link now = nl.linkByName(spec.name()).orElse(null);
+    boolean recreated = false;
+    if (now == null || !VxlanDevice.differences(now, spec).isEmpty()
+        || (spec.mtu() != 0 && now.mtu() != spec.mtu())) {
+      now = VxlanDevice.ensure(nl, spec);
+      recreated = before == null || now.index() != before.index();
+    }
+    remember(now);
+    if (subnet != null) {
+      remember(VxlanDevice.ensureAddress(nl, now, network, subnet));
+      if (bridgeName != null) {
+        Bridge.ensure(nl, bridgeName, network, subnet, mtu);
+      }
+    }
+    return recreated;
+  }
+
+  /** The peers' desired state on the current device (pure, see {@link VxlanPeers}). */
+  public DesiredState desired(Collection<SubnetLease> remotes) {
+    Link l = device;
+    if (l == null) {
+      throw new IllegalStateException("ensureDevice() first");
+    }
+    return VxlanPeers.desired(ownSubnet, l.index(), remotes);
+  }
+
+  /**
+   * The loop's pass: {@link #repair()}, then reconcile the peers from {@code remotes} (e.g. {@code
+   * peerTable::remotes}).
+   */
+  public ReconcileLoop.Pass pass(Reconciler reconciler,
+      Supplier<? extends Collection<SubnetLease>> remotes) {
+    return () -> {
+      repair();
+      return reconciler.reconcile(desired(remotes.get()));
+    };
+  }
+
+  private void remember(Link l) {
+    device = l;
+    if (!l.mac().isEmpty() && !l.mac().equals(spec.mac())) {
+      spec = VxlanDevice.withMac(spec, l.mac()); // keep the VtepMAC if the device is recreated
+    }
+  }
+}

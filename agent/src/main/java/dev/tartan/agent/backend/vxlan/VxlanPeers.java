@@ -1,0 +1,91 @@
+package dev.tartan.agent.backend.vxlan;
+
+import dev.tartan.agent.backend.BackendDataException;
+import dev.tartan.agent.netlink.route.FdbEntry;
+import dev.tartan.agent.netlink.route.Neighbour;
+import dev.tartan.agent.netlink.route.Route;
+import dev.tartan.agent.routing.DesiredState;
+import dev.tartan.agent.routing.DesiredState.Conflict;
+import dev.tartan.agent.routing.DesiredState.Skipped;
+import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.store.SubnetLease;
+import java.net.Inet4Address;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The pure part of the VXLAN backend (flannel's {@code handleSubnetEvents} as a function): for
+ * every remote vxlan lease, neighbour {@code S0 -> VtepMAC} (permanent), FDB {@code VtepMAC ->
+ * PublicIP} and route {@code S via S0 dev D onlink proto tartan} (spec §2.4).
+ *
+ * <p>Left out: our own subnet; leases whose BackendType is not {@code vxlan} or whose BackendData
+ * cannot be decoded ({@link DesiredState#skipped()}); leases that overlap a subnet already taken
+ * or reuse a VtepMAC already taken ({@link DesiredState#conflicts()}). Leases are considered in
+ * subnet order (address, then prefix length), so the winner of a conflict does not depend on the
+ * order the leases arrived in: the lower (or, at the same address, the larger) subnet wins, and our
+ * own subnet always wins. DirectRouting is not implemented.
+ */
+public final class VxlanPeers {
+  private VxlanPeers() {}
+
+  public static DesiredState desired(Ipv4Subnet ownSubnet, int deviceIndex,
+      Collection<SubnetLease> leases) {
+    List<SubnetLease> sorted = new ArrayList<>(leases);
+    sorted.sort(Comparator.comparing(SubnetLease::subnet));
+    Set<Neighbour> neighbours = new HashSet<>();
+    Set<FdbEntry> fdb = new HashSet<>();
+    Set<Route> routes = new HashSet<>();
+    List<Skipped> skipped = new ArrayList<>();
+    List<Conflict> conflicts = new ArrayList<>();
+    Map<String, Ipv4Subnet> macOwner = new HashMap<>();
+    Ipv4Subnet last = null; // accepted subnets are disjoint and sorted: only the last can overlap
+    for (SubnetLease lease : sorted) {
+      Ipv4Subnet s = lease.subnet();
+      if (s.equals(ownSubnet)) {
+        continue;
+      }
+      if (ownSubnet != null && s.overlaps(ownSubnet)) {
+        conflicts.add(new Conflict(ownSubnet, s, "overlaps our own subnet"));
+        continue;
+      }
+      String type = lease.attrs().backendType();
+      if (!"vxlan".equals(type)) {
+        skipped.add(new Skipped(s, type == null ? "no BackendType" : "BackendType is \"" + type + "\", not vxlan"));
+        continue;
+      }
+      VxlanLeaseData data;
+      try {
+        data = VxlanLeaseData.parse(lease.attrs().backendDataJson());
+      } catch (BackendDataException e) {
+        skipped.add(new Skipped(s, e.getMessage()));
+        continue;
+      }
+      Inet4Address publicIp = lease.attrs().publicIp();
+      if (publicIp.isAnyLocalAddress()) {
+        skipped.add(new Skipped(s, "PublicIP is 0.0.0.0"));
+        continue;
+      }
+      if (last != null && last.overlaps(s)) {
+        conflicts.add(new Conflict(last, s, "overlapping subnets"));
+        continue;
+      }
+      Ipv4Subnet macTaken = macOwner.putIfAbsent(data.vtepMac(), s);
+      if (macTaken != null) {
+        conflicts.add(new Conflict(macTaken, s, "same VtepMAC " + data.vtepMac()));
+        continue;
+      }
+      last = s;
+      Inet4Address gateway = s.networkAddress();
+      neighbours.add(Neighbour.permanent(deviceIndex, gateway, data.vtepMac()));
+      fdb.add(new FdbEntry(deviceIndex, data.vtepMac(), publicIp));
+      routes.add(Route.overlay(s, gateway, deviceIndex));
+    }
+    return new DesiredState(deviceIndex, neighbours, fdb, routes, skipped, conflicts);
+  }
+}

@@ -1,0 +1,76 @@
+package dev.tartan.agent.routing;
+
+import dev.tartan.agent.netlink.route.FdbEntry;
+import dev.tartan.agent.netlink.route.Neighbour;
+import dev.tartan.agent.netlink.route.Route;
+import dev.tartan.store.Ipv4Subnet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * What the kernel should hold for the peers on one overlay device: permanent neighbours, FDB
+ * entries and {@code proto tartan} routes, all on {@code link}. Computed by a backend as a pure
+ * function of the leases (see {@code VxlanPeers}) and applied by the {@link Reconciler}.
+ *
+ * @param link       ifindex of the overlay device every entry is on
+ * @param skipped    leases that were left out because they cannot be programmed
+ * @param conflicts  leases that were left out because another lease won (overlap, duplicate MAC)
+ */
+public record DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fdb, Set<Route> routes,
+    List<Skipped> skipped, List<Conflict> conflicts) {
+
+  public DesiredState {
+    neighbours = Set.copyOf(neighbours);
+    fdb = Set.copyOf(fdb);
+    routes = Set.copyOf(routes);
+    skipped = List.copyOf(skipped);
+    conflicts = List.copyOf(conflicts);
+    for (Neighbour n : neighbours) {
+      requireLink(link, n.link(), n);
+    }
+    for (FdbEntry e : fdb) {
+      requireLink(link, e.link(), e);
+    }
+    for (Route r : routes) {
+      requireLink(link, r.link(), r);
+    }
+  }
+
+  public DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fdb, Set<Route> routes) {
+    this(link, neighbours, fdb, routes, List.of(), List.of());
+  }
+
+  /** Nothing on {@code link}: every entry of ours there is stale. */
+  public static DesiredState empty(int link) {
+    return new DesiredState(link, Set.of(), Set.of(), Set.of());
+  }
+
+  private static void requireLink(int link, int entryLink, Object entry) {
+    if (entryLink != link) {
+      throw new IllegalArgumentException("entry is on link " + entryLink + ", not " + link + ": " + entry);
+    }
+  }
+
+  /** Number of peers programmed (one route each). */
+  public int peers() {
+    return routes.size();
+  }
+
+  /** A lease that cannot be programmed (not vxlan, undecodable BackendData, ...). */
+  public record Skipped(Ipv4Subnet subnet, String reason) {
+    public Skipped {
+      Objects.requireNonNull(subnet, "subnet");
+      Objects.requireNonNull(reason, "reason");
+    }
+  }
+
+  /** Two leases that cannot both be programmed; {@code kept} won (deterministically). */
+  public record Conflict(Ipv4Subnet kept, Ipv4Subnet dropped, String reason) {
+    public Conflict {
+      Objects.requireNonNull(kept, "kept");
+      Objects.requireNonNull(dropped, "dropped");
+      Objects.requireNonNull(reason, "reason");
+    }
+  }
+}
