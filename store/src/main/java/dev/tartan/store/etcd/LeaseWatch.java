@@ -1,0 +1,297 @@
+package dev.tartan.store.etcd;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import dev.tartan.store.LeaseEvent;
+import dev.tartan.store.LeaseListener;
+import dev.tartan.store.LeaseStoreException;
+import dev.tartan.store.SubnetLease;
+import dev.tartan.store.Subscription;
+import dev.tartan.store.alloc.SubnetKeys;
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.common.exception.CompactedException;
+import io.etcd.jetcd.options.WatchOption;
+import io.etcd.jetcd.watch.WatchEvent;
+import io.etcd.jetcd.watch.WatchResponse;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One watch of {@code <prefix>/subnets/} (flannel's {@code WatchLeases}), run by a dedicated thread
+ * that also delivers every callback:
+ *
+ * <ol>
+ *   <li>list the leases and deliver them as a snapshot; watch from the list revision + 1 with prevKV;
+ *   <li>map PUT to {@code Added} and DELETE to {@code Removed} carrying the last known copy; a key or
+ *       value that does not parse is skipped (WARN + counter) and changes nothing (flannel flushes
+ *       every peer here: its quirk Q3);
+ *   <li>on a broken stream, report {@code onDisconnected} once and reconnect from the resume revision
+ *       with backoff 100 ms, x2, capped at 5 s, reset once the watch is created again
+ *       ({@code onReconnected});
+ *   <li>on compaction, list again and deliver the new full snapshot.
+ * </ol>
+ */
+final class LeaseWatch implements Subscription {
+
+  private static final Logger LOG = LoggerFactory.getLogger(LeaseWatch.class);
+  private static final AtomicInteger THREADS = new AtomicInteger();
+  static final long MIN_BACKOFF_MILLIS = 100;
+  static final long MAX_BACKOFF_MILLIS = 5000;
+
+  private interface Signal {
+    int generation();
+  }
+
+  private record Next(int generation, WatchResponse response) implements Signal {}
+
+  private record Failed(int generation, Throwable error) implements Signal {}
+
+  private record Completed(int generation) implements Signal {}
+
+  private enum Outcome { COMPACTED, BROKEN, CLOSED }
+
+  private final EtcdLeaseStore store;
+  private final LeaseListener listener;
+  private final Thread thread;
+  private final BlockingQueue<Signal> queue = new LinkedBlockingQueue<>();
+  private volatile boolean closed;
+
+  // owned by the watch thread
+  private final Map<String, SubnetLease> known = new LinkedHashMap<>();
+  private long resumeRevision;
+  private int generation;
+  private boolean disconnected;
+  private long backoffMillis = MIN_BACKOFF_MILLIS;
+  private String brokenReason;
+
+  LeaseWatch(EtcdLeaseStore store, LeaseListener listener) {
+    this.store = store;
+    this.listener = listener;
+    this.thread = new Thread(this::run, "tartan-lease-watch-" + THREADS.incrementAndGet());
+    this.thread.setDaemon(true);
+  }
+
+  void start() {
+    thread.start();
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    thread.interrupt();
+    if (Thread.currentThread() != thread) {
+      try {
+        thread.join(5000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    store.forget(this);
+  }
+
+  private void run() {
+    boolean needSnapshot = true;
+    while (!closed) {
+      try {
+        if (needSnapshot) {
+          EtcdLeaseStore.Snapshot s = store.read(true);
+          deliverSnapshot(s.leases());
+          resumeRevision = s.revision() + 1;
+          needSnapshot = false;
+        }
+        Outcome o = watchUntilBroken();
+        if (o == Outcome.COMPACTED) {
+          store.countCompaction();
+          LOG.info("watch on {} ran into a compaction at revision {}; re-listing the leases",
+              store.subnetsKeyPrefix(), resumeRevision);
+          needSnapshot = true;
+        } else if (o == Outcome.BROKEN) {
+          outage(brokenReason);
+          pause();
+        }
+      } catch (LeaseStoreException e) {
+        if (closed) {
+          break;
+        }
+        outage(e.getMessage());
+        try {
+          pause();
+        } catch (InterruptedException ie) {
+          break;
+        }
+      } catch (InterruptedException e) {
+        break;
+      } catch (RuntimeException e) {
+        if (closed) {
+          break;
+        }
+        LOG.error("lease watch on {} failed unexpectedly; restarting it", store.subnetsKeyPrefix(), e);
+        outage(String.valueOf(e));
+        needSnapshot = true;
+        try {
+          pause();
+        } catch (InterruptedException ie) {
+          break;
+        }
+      }
+    }
+    LOG.debug("lease watch on {} stopped", store.subnetsKeyPrefix());
+  }
+
+  /** Watches from {@link #resumeRevision} until the stream breaks, is compacted away, or we close. */
+  private Outcome watchUntilBroken() throws InterruptedException {
+    int gen = ++generation;
+    WatchOption opt = WatchOption.builder()
+        .isPrefix(true)
+        .withRevision(resumeRevision)
+        .withPrevKV(true)
+        .withCreateNotify(true)
+        .withRequireLeader(true)
+        .build();
+    Watch.Watcher watcher = store.client().getWatchClient().watch(EtcdLeaseStore.bs(store.subnetsKeyPrefix()),
+        opt, Watch.listener(
+            r -> queue.add(new Next(gen, r)),
+            t -> queue.add(new Failed(gen, t)),
+            () -> queue.add(new Completed(gen))));
+    try {
+      while (!closed) {
+        Signal s = queue.take();
+        if (s.generation() != gen) {
+          continue;
+        }
+        if (s instanceof Next) {
+          WatchResponse r = ((Next) s).response();
+          if (r.isCreatedNotify()) {
+            connected();
+          } else if (!r.getEvents().isEmpty()) {
+            handle(r.getEvents());
+          }
+        } else if (s instanceof Failed) {
+          Throwable t = ((Failed) s).error();
+          if (t instanceof CompactedException) {
+            return Outcome.COMPACTED;
+          }
+          brokenReason = EtcdLeaseStore.rootMessage(t);
+          return Outcome.BROKEN;
+        } else {
+          brokenReason = "watch stream closed by the server";
+          return Outcome.BROKEN;
+        }
+      }
+      return Outcome.CLOSED;
+    } finally {
+      watcher.close();
+    }
+  }
+
+  private void connected() {
+    backoffMillis = MIN_BACKOFF_MILLIS;
+    if (disconnected) {
+      disconnected = false;
+      LOG.info("watch on {} reconnected at revision {}", store.subnetsKeyPrefix(), resumeRevision);
+      try {
+        listener.onReconnected();
+      } catch (RuntimeException e) {
+        LOG.error("lease listener failed in onReconnected", e);
+      }
+    }
+  }
+
+  private void outage(String reason) {
+    if (closed || disconnected) {
+      return;
+    }
+    disconnected = true;
+    store.countReconnect();
+    LOG.warn("lost the etcd watch on {} ({}); reconnecting", store.subnetsKeyPrefix(), reason);
+    try {
+      listener.onDisconnected(reason);
+    } catch (RuntimeException e) {
+      LOG.error("lease listener failed in onDisconnected", e);
+    }
+  }
+
+  private void pause() throws InterruptedException {
+    Thread.sleep(backoffMillis);
+    backoffMillis = Math.min(backoffMillis * 2, MAX_BACKOFF_MILLIS);
+  }
+
+  private void deliverSnapshot(List<SubnetLease> leases) {
+    known.clear();
+    for (SubnetLease l : leases) {
+      known.put(store.subnetsKeyPrefix() + SubnetKeys.format(l.subnet(), l.ipv6Subnet()), l);
+    }
+    try {
+      listener.onSnapshot(leases);
+    } catch (RuntimeException e) {
+      LOG.error("lease listener failed in onSnapshot", e);
+    }
+  }
+
+  private void handle(List<WatchEvent> events) {
+    List<LeaseEvent> batch = new ArrayList<>(events.size());
+    Map<Long, Instant> expiries = new HashMap<>();
+    for (WatchEvent ev : events) {
+      KeyValue kv = ev.getKeyValue();
+      resumeRevision = Math.max(resumeRevision, kv.getModRevision() + 1);
+      String key = kv.getKey().toString(UTF_8);
+      switch (ev.getEventType()) {
+        case PUT: {
+          SubnetLease l;
+          try {
+            l = store.toLease(kv, expiries);
+          } catch (LeaseStoreException e) {
+            // The TTL lookup failed: keep the event, without an expiry time.
+            l = leaseWithoutTtl(kv);
+          }
+          if (l != null) {
+            known.put(key, l);
+            batch.add(new LeaseEvent.Added(l));
+          }
+          break;
+        }
+        case DELETE: {
+          SubnetLease old = known.remove(key);
+          if (old != null) {
+            batch.add(new LeaseEvent.Removed(old));
+          } else if (store.parseKey(key).isEmpty()) {
+            store.skipBad(key, "not a subnet key (deleted)");
+          } else {
+            LOG.debug("ignoring the deletion of {}: no lease was known there", key);
+          }
+          break;
+        }
+        default:
+          LOG.debug("ignoring watch event {} on {}", ev.getEventType(), key);
+      }
+    }
+    if (!batch.isEmpty()) {
+      try {
+        listener.onEvents(batch);
+      } catch (RuntimeException e) {
+        LOG.error("lease listener failed in onEvents", e);
+      }
+    }
+  }
+
+  private SubnetLease leaseWithoutTtl(KeyValue kv) {
+    try {
+      return store.toLease(kv, null);
+    } catch (LeaseStoreException e) {
+      return null; // cannot happen without a TTL lookup
+    }
+  }
+}
