@@ -1,0 +1,37 @@
+package dev.tartan.agent.masq;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The rules Tartan owns in one table: a dedicated chain, the jump into it from a built-in chain,
+ * and the chain's rules in order.
+ *
+ * @param table {@code nat} or {@code filter}
+ * @param chain the dedicated chain ({@code FLANNEL-POSTRTG}, {@code FLANNEL-FWD})
+ * @param jump  {@code -A POSTROUTING ... -j FLANNEL-POSTRTG}
+ * @param rules the chain's rules, in order
+ */
+public record RuleSet(String table, String chain, Rule jump, List<Rule> rules) {
+  public RuleSet {
+    requireNonNull(table, "table");
+    requireNonNull(chain, "chain");
+    requireNonNull(jump, "jump");
+    rules = List.copyOf(rules);
+    for (Rule r : rules) {
+      if (!r.chain().equals(chain)) {
+        throw new IllegalArgumentException("rule " + r + " is not in chain " + chain);
+      }
+    }
+  }
+
+  /** The jump first, then the chain's rules: the lines {@code iptables-save} shows for this set. */
+  public List<Rule> all() {
+    List<Rule> out = new ArrayList<>(rules.size() + 1);
+    out.add(jump);
+    out.addAll(rules);
+    return out;
+  }
+}
