@@ -43,6 +43,7 @@ public final class DriftWatcher implements Consumer<NetlinkEvent> {
   private final Map<Kind, AtomicLong> counts = new EnumMap<>(Kind.class);
   private volatile DesiredState loggedFor;
   private volatile Index index;
+  private final Map<Integer, Boolean> linkUp = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * @param applied    the state last applied ({@link Reconciler#lastApplied()}); may give null
@@ -96,17 +97,23 @@ public final class DriftWatcher implements Consumer<NetlinkEvent> {
     }
     if (event instanceof NetlinkEvent.LinkChanged lc) {
       Link l = lc.link();
-      boolean lost = lc.deleted() || !l.up();
-      if (!lost) {
+      Kind kind = deviceName.equals(l.name()) ? Kind.DEVICE
+          : bridgeName != null && bridgeName.equals(l.name()) ? Kind.BRIDGE : null;
+      if (kind == null) {
         return null;
       }
-      if (deviceName.equals(l.name())) {
-        return Kind.DEVICE;
+      // deleted, or going from up to down; a link created down (as ours are) is not drift. When
+      // the earlier state was not seen, the device in use counts as having been up.
+      Boolean wasUp = lc.deleted() ? linkUp.remove(l.index()) : linkUp.put(l.index(), l.up());
+      if (lc.deleted()) {
+        return kind;
       }
-      if (bridgeName != null && bridgeName.equals(l.name())) {
-        return Kind.BRIDGE;
+      if (l.up()) {
+        return null;
       }
-      return null;
+      DesiredState want = applied.get();
+      boolean inUse = kind == Kind.DEVICE && want != null && want.link() == l.index();
+      return Boolean.TRUE.equals(wasUp) || (wasUp == null && inUse) ? kind : null;
     }
     DesiredState want = applied.get();
     if (want == null) {

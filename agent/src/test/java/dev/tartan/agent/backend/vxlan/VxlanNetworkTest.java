@@ -1,0 +1,110 @@
+package dev.tartan.agent.backend.vxlan;
+
+import static dev.tartan.agent.routing.TestLeases.ip;
+import static dev.tartan.agent.routing.TestLeases.net;
+import static dev.tartan.agent.routing.TestLeases.vxlan;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.tartan.agent.netlink.route.Address;
+import dev.tartan.agent.netlink.route.FakeRtNetlink;
+import dev.tartan.agent.netlink.route.Link;
+import dev.tartan.agent.netlink.route.Route;
+import dev.tartan.agent.routing.DriftWatcher;
+import dev.tartan.agent.routing.PeerTable;
+import dev.tartan.agent.routing.ReconcileLoop;
+import dev.tartan.agent.routing.Reconciler;
+import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.store.LeaseEvent;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The pieces wired as the agent wires them, against the fake kernel. */
+@Timeout(30)
+class VxlanNetworkTest {
+  static final Ipv4Subnet NETWORK = net("10.244.0.0/16");
+  FakeRtNetlink nl;
+  Link eth0;
+  VxlanNetwork network;
+
+  @BeforeEach
+  void setUp() {
+    nl = new FakeRtNetlink();
+    eth0 = nl.addLink("eth0", ip("198.51.100.1"));
+    network = new VxlanNetwork(nl, VxlanBackendConfig.defaults(), NETWORK, ip("198.51.100.1"),
+        eth0.index(), eth0.mtu(), "cni0");
+  }
+
+  @Test
+  void startUpGivesTheLeaseDataAndConfiguresDeviceAndBridge() throws Exception {
+    Link dev = network.ensureDevice();
+    VxlanLeaseData data = network.leaseData();
+    assertThat(data).isEqualTo(new VxlanLeaseData(1, dev.mac()));
+    assertThat(network.mtu()).isEqualTo(1450);
+
+    network.configure(net("10.244.1.0/24"));
+
+    assertThat(nl.addresses(dev.index())).containsExactly(new Address(dev.index(), ip("10.244.1.0"), 32));
+    Link br = nl.linkByName("cni0").orElseThrow();
+    assertThat(nl.addresses(br.index())).containsExactly(new Address(br.index(), ip("10.244.1.1"), 24));
+    assertThat(br.mtu()).isEqualTo(1450);
+    assertThat(network.device().up()).isTrue();
+    assertThat(network.repair()).isFalse();
+  }
+
+  @Test
+  void theLoopRepairsADeletedDeviceWithTheSameMacAndReAddsEveryPeer() throws Exception {
+    Link dev = network.ensureDevice();
+    network.configure(net("10.244.1.0/24"));
+    Reconciler reconciler = new Reconciler(nl);
+    PeerTable[] table = new PeerTable[1];
+    try (ReconcileLoop loop = new ReconcileLoop("t", Duration.ofHours(1),
+        network.pass(reconciler, () -> table[0].remotes()))) {
+      table[0] = new PeerTable(net("10.244.1.0/24"), loop::trigger);
+      DriftWatcher watcher = new DriftWatcher(reconciler::lastApplied, network.deviceName(), "cni0",
+          loop::trigger, name -> { });
+      nl.monitor(watcher);
+      table[0].onSnapshot(List.of(
+          vxlan("10.244.1.0/24", "198.51.100.1", dev.mac()),
+          vxlan("10.244.2.0/24", "198.51.100.2", "5a:00:00:00:00:02"),
+          vxlan("10.244.3.0/24", "198.51.100.3", "5a:00:00:00:00:03")));
+      loop.start();
+      await().until(() -> nl.routes(254, Route.PROTO_TARTAN).size() == 2);
+
+      nl.deleteLink(dev.index());
+
+      await().until(() -> nl.routes(254, Route.PROTO_TARTAN).size() == 2
+          && nl.linkByName("flannel.1").isPresent());
+      Link again = nl.linkByName("flannel.1").orElseThrow();
+      assertThat(again.index()).isNotEqualTo(dev.index());
+      assertThat(again.mac()).isEqualTo(dev.mac());
+      assertThat(again.up()).isTrue();
+      assertThat(nl.addresses(again.index())).containsExactly(
+          new Address(again.index(), ip("10.244.1.0"), 32));
+      await().until(() -> nl.neighbours(again.index()).size() == 2 && nl.fdb(again.index()).size() == 2);
+      assertThat(watcher.count(DriftWatcher.Kind.DEVICE)).isEqualTo(1);
+
+      // a peer leaves
+      table[0].onEvents(List.of(new LeaseEvent.Removed(
+          vxlan("10.244.3.0/24", "198.51.100.3", "5a:00:00:00:00:03"))));
+      await().until(() -> nl.routes(254, Route.PROTO_TARTAN).size() == 1);
+    }
+  }
+
+  @Test
+  void aNewSubnetReAddressesDeviceAndBridgeOnTheNextPass() throws Exception {
+    network.ensureDevice();
+    network.configure(net("10.244.1.0/24"));
+
+    network.ownSubnet(net("10.244.7.0/24"));
+    network.repair();
+
+    Link dev = network.device();
+    Link br = nl.linkByName("cni0").orElseThrow();
+    assertThat(nl.addresses(dev.index())).containsExactly(new Address(dev.index(), ip("10.244.7.0"), 32));
+    assertThat(nl.addresses(br.index())).containsExactly(new Address(br.index(), ip("10.244.7.1"), 24));
+  }
+}
