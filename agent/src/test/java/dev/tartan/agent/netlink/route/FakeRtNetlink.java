@@ -34,7 +34,8 @@ import java.util.function.Consumer;
  *   <li>Neighbours are keyed by (link, ip). FDB entries are keyed by (link, mac) with a list of
  *       remotes: replace on a unicast MAC rewrites the first remote; append adds a remote only to
  *       the all-zeros or multicast MAC (on a unicast MAC it is accepted and ignored, as the kernel
- *       does); delete with a dst removes that remote, without one the whole MAC.
+ *       does); delete with a dst removes that remote (a dst the MAC does not have is a no-op, as in
+ *       the kernel; ENOENT only when the MAC is missing), without one the whole MAC.
  *   <li>Setting a link down flushes its routes and neighbours (FDB entries stay). Deleting a link
  *       removes its addresses, routes, neighbours and FDB entries, its veth peer, the vxlan devices
  *       that use it as underlay, and detaches its bridge ports.
@@ -600,8 +601,11 @@ public final class FakeRtNetlink implements RtNetlink {
       link(op, e.link());
       FdbKey key = new FdbKey(e.link(), mac);
       List<Inet4Address> remotes = fdb.get(key);
-      if (remotes == null || (e.dst() != null && !remotes.contains(e.dst()))) {
+      if (remotes == null) {
         throw error(op, Errno.ENOENT, "");
+      }
+      if (e.dst() != null && !remotes.contains(e.dst())) {
+        return null; // the kernel answers 0 when the MAC exists but not this remote
       }
       if (e.dst() == null || remotes.size() == 1) {
         fdb.remove(key);

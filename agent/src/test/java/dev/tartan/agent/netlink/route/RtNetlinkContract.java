@@ -336,7 +336,11 @@ public abstract class RtNetlinkContract {
     assertThat(rtnl.fdb(vx.index())).containsExactlyInAnyOrder(a, b);
     rtnl.deleteFdb(a);
     assertThat(rtnl.fdb(vx.index())).containsExactly(b);
-    assertThatThrownBy(() -> rtnl.deleteFdb(a))
+    rtnl.deleteFdb(a); // the MAC still has a remote: the kernel answers 0 for a missing one
+    assertThat(rtnl.fdb(vx.index())).containsExactly(b);
+    rtnl.deleteFdb(b);
+    assertThat(rtnl.fdb(vx.index())).isEmpty();
+    assertThatThrownBy(() -> rtnl.deleteFdb(b))
         .isInstanceOfSatisfying(NetlinkException.class, e -> assertThat(e.notFound()).isTrue());
   }
 
