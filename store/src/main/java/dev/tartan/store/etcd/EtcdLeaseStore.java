@@ -56,6 +56,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -376,7 +377,7 @@ public final class EtcdLeaseStore implements LeaseStore {
         }
         cmp = new Cmp(bs(configKey), Cmp.Op.EQUAL, CmpTarget.modRevision(existing.getModRevision()));
       }
-      TxnResponse t = await(client.getKVClient().txn().If(cmp)
+      TxnResponse t = await(() -> client.getKVClient().txn().If(cmp)
           .Then(Op.put(bs(configKey), bs(json), PutOption.DEFAULT)).commit(), "write " + configKey);
       if (t.isSucceeded()) {
         LOG.info("network config {} at {}: {}", existing == null ? "created" : "replaced", configKey, json);
@@ -434,8 +435,9 @@ public final class EtcdLeaseStore implements LeaseStore {
       if (same != null) {
         String key = keyOf(same);
         String value = LeaseJson.encode(same.attrs());
-        t = await(client.getKVClient().txn()
-            .If(new Cmp(bs(key), Cmp.Op.EQUAL, CmpTarget.modRevision(same.modRevision())))
+        long rev = same.modRevision();
+        t = await(() -> client.getKVClient().txn()
+            .If(new Cmp(bs(key), Cmp.Op.EQUAL, CmpTarget.modRevision(rev)))
             .Then(Op.put(bs(key), bs(value), PutOption.DEFAULT)).commit(), "reserve " + key);
         result = new SubnetLease(subnet, same.ipv6Subnet(), same.attrs(), null, 0, revisionOf(t));
         if (t.isSucceeded() && same.etcdLeaseId() != 0) {
@@ -444,7 +446,7 @@ public final class EtcdLeaseStore implements LeaseStore {
       } else {
         String key = keyOf(subnet, null);
         LeaseAttrs attrs = LeaseAttrs.ipv4(publicIp, null, null);
-        t = await(client.getKVClient().txn()
+        t = await(() -> client.getKVClient().txn()
             .If(new Cmp(bs(key), Cmp.Op.EQUAL, CmpTarget.version(0)))
             .Then(Op.put(bs(key), bs(LeaseJson.encode(attrs)), PutOption.DEFAULT)).commit(), "reserve " + key);
         result = new SubnetLease(subnet, null, attrs, null, 0, revisionOf(t));
@@ -464,14 +466,14 @@ public final class EtcdLeaseStore implements LeaseStore {
    */
   public boolean releaseSubnet(Ipv4Subnet subnet) throws LeaseStoreException {
     Objects.requireNonNull(subnet, "subnet");
-    GetResponse r = await(client.getKVClient().get(bs(subnetsPrefix),
+    GetResponse r = await(() -> client.getKVClient().get(bs(subnetsPrefix),
         GetOption.builder().isPrefix(true).withKeysOnly(true).build()), "list " + subnetsPrefix);
     boolean deleted = false;
     for (KeyValue kv : r.getKvs()) {
       String key = kv.getKey().toString(UTF_8);
       Optional<SubnetKey> k = parseKey(key);
       if (k.isPresent() && k.get().subnet().equals(subnet)) {
-        long n = await(client.getKVClient().delete(bs(key), DeleteOption.DEFAULT), "delete " + key).getDeleted();
+        long n = await(() -> client.getKVClient().delete(bs(key), DeleteOption.DEFAULT), "delete " + key).getDeleted();
         if (n > 0) {
           deleted = true;
           LOG.info("subnet {} released (deleted {})", subnet, key);
@@ -542,7 +544,7 @@ public final class EtcdLeaseStore implements LeaseStore {
 
   /** Lists {@code subnets/}; with {@code withTtl} the remaining TTL of each etcd lease is looked up. */
   Snapshot read(boolean withTtl) throws LeaseStoreException {
-    GetResponse r = await(client.getKVClient().get(bs(subnetsPrefix), GetOption.builder().isPrefix(true).build()),
+    GetResponse r = await(() -> client.getKVClient().get(bs(subnetsPrefix), GetOption.builder().isPrefix(true).build()),
         "list " + subnetsPrefix);
     Map<Long, Instant> expiries = withTtl ? new HashMap<>() : null;
     List<SubnetLease> out = new ArrayList<>(r.getKvs().size());
@@ -604,7 +606,7 @@ public final class EtcdLeaseStore implements LeaseStore {
   /** now + remaining TTL of an etcd lease (now when it has expired). */
   Instant expiryOf(long leaseId) throws LeaseStoreException {
     Instant now = clock.instant();
-    long ttlSeconds = await(client.getLeaseClient().timeToLive(leaseId, LeaseOption.DEFAULT),
+    long ttlSeconds = await(() -> client.getLeaseClient().timeToLive(leaseId, LeaseOption.DEFAULT),
         "look up the TTL of etcd lease " + Long.toHexString(leaseId)).getTTL();
     return ttlSeconds < 0 ? now : now.plusSeconds(ttlSeconds);
   }
@@ -624,7 +626,7 @@ public final class EtcdLeaseStore implements LeaseStore {
     LeaseGrantResponse g = grant();
     TxnResponse t;
     try {
-      t = await(client.getKVClient().txn()
+      t = await(() -> client.getKVClient().txn()
           .If(new Cmp(bs(key), Cmp.Op.EQUAL, CmpTarget.version(0)))
           .Then(Op.put(bs(key), bs(value), PutOption.builder().withLeaseId(g.getID()).build()))
           .commit(), "create " + key);
@@ -654,7 +656,7 @@ public final class EtcdLeaseStore implements LeaseStore {
     PutOption put = reservation ? PutOption.DEFAULT : PutOption.builder().withLeaseId(g.getID()).build();
     TxnResponse t;
     try {
-      t = await(client.getKVClient().txn()
+      t = await(() -> client.getKVClient().txn()
           .If(new Cmp(bs(key), Cmp.Op.EQUAL, CmpTarget.modRevision(existing.modRevision())))
           .Then(Op.put(bs(key), bs(value), put))
           .commit(), "rewrite " + key);
@@ -680,7 +682,7 @@ public final class EtcdLeaseStore implements LeaseStore {
   /** Deletes our key if its mod revision is unchanged; true when deleted. */
   private boolean deleteIfUnchanged(SubnetLease lease) throws LeaseStoreException {
     String key = keyOf(lease);
-    TxnResponse t = await(client.getKVClient().txn()
+    TxnResponse t = await(() -> client.getKVClient().txn()
         .If(new Cmp(bs(key), Cmp.Op.EQUAL, CmpTarget.modRevision(lease.modRevision())))
         .Then(Op.delete(bs(key), DeleteOption.DEFAULT))
         .commit(), "delete " + key);
@@ -691,7 +693,7 @@ public final class EtcdLeaseStore implements LeaseStore {
   }
 
   private LeaseGrantResponse grant() throws LeaseStoreException {
-    return await(client.getLeaseClient().grant(ttl.toSeconds()), "grant an etcd lease");
+    return await(() -> client.getLeaseClient().grant(ttl.toSeconds()), "grant an etcd lease");
   }
 
   private void revokeQuietly(long leaseId) {
@@ -707,7 +709,7 @@ public final class EtcdLeaseStore implements LeaseStore {
   }
 
   private KeyValue getKey(String key) throws LeaseStoreException {
-    GetResponse r = await(client.getKVClient().get(bs(key)), "read " + key);
+    GetResponse r = await(() -> client.getKVClient().get(bs(key)), "read " + key);
     return r.getKvs().isEmpty() ? null : r.getKvs().get(0);
   }
 
@@ -728,7 +730,13 @@ public final class EtcdLeaseStore implements LeaseStore {
   }
 
   /** Waits for one etcd request; failures become LeaseStoreExceptions naming {@code what}. */
-  <T> T await(CompletableFuture<T> f, String what) throws LeaseStoreException {
+  <T> T await(Supplier<CompletableFuture<T>> request, String what) throws LeaseStoreException {
+    CompletableFuture<T> f;
+    try {
+      f = request.get();
+    } catch (RuntimeException e) { // e.g. the client was closed
+      throw new LeaseStoreException("etcd request failed (" + what + "): " + rootMessage(e), e);
+    }
     try {
       return f.get(REQUEST_TIMEOUT_SECONDS, TimeUnit.SECONDS);
     } catch (TimeoutException e) {
