@@ -288,33 +288,33 @@ public final class CniPlugin {
     NetConf nc = r.conf();
     ScratchStore store = new ScratchStore(nc.dataDir());
     Optional<byte[]> saved = store.load(r.containerId());
-    if (saved.isPresent()) {
-      byte[] bytes = saved.get();
-      String type = savedType(bytes);
-      if (type == null) {
-        err.println("tartan: saved delegate config " + store.pathFor(r.containerId())
-            + " is unreadable; removing it without calling the delegate");
-        store.delete(r.containerId());
-        return null;
-      }
-      r.runner().exec(type, "DEL", null, bytes); // on failure the file stays for the runtime's retry
+    String savedType = saved.isPresent() ? savedType(saved.get()) : null;
+    if (savedType != null) {
+      r.runner().exec(savedType, "DEL", null, saved.get()); // on failure the file stays for the runtime's retry
       store.delete(r.containerId());
       return null;
     }
-    // Nothing saved: released already, never added, or the saved file was lost. Rebuilding the config lets the
-    // delegate release what may be left (host-local frees by container ID and interface, whatever the ranges).
-    SubnetEnv subnetEnv;
-    Map<String, Object> delegate;
-    try {
-      subnetEnv = SubnetEnv.load(nc.subnetFile());
-      delegate = DelegateConf.build(nc.raw(), subnetEnv);
-    } catch (CniException e) {
-      return null; // without subnet.env (or with a config ADD would refuse) nothing was set up through us
+    if (saved.isPresent()) {
+      err.println("tartan: saved delegate config " + store.pathFor(r.containerId())
+          + " is unreadable; deleting through a config rebuilt from subnet.env instead");
     }
-    String type = delegateType(delegate, nc);
+    // Nothing usable saved: released already, never added, or the file was lost or cut short in a crash.
+    // Rebuilding the config lets the delegate release what may be left (host-local frees by container ID and
+    // interface, whatever the ranges).
+    Map<String, Object> delegate;
+    String type;
+    try {
+      delegate = DelegateConf.build(nc.raw(), SubnetEnv.load(nc.subnetFile()));
+      type = delegateType(delegate, nc);
+    } catch (CniException e) {
+      // Without subnet.env (or with a config ADD would refuse) there is nothing to hand the delegate.
+      store.delete(r.containerId());
+      return null;
+    }
     String delegateVersion = negotiate(r.runner(), type, nc.cniVersion());
     delegate.put("cniVersion", delegateVersion);
     r.runner().exec(type, "DEL", null, DelegateConf.serialize(delegate));
+    store.delete(r.containerId());
     return null;
   }
 

@@ -22,8 +22,12 @@ import java.util.Set;
 /**
  * The per-container delegate configs, one file {@code <dataDir>/<containerID>} each (flannel's layout, so a
  * host can switch between flannel's plugin and this one): the directory is created 0700, files are 0600,
- * written to a temporary file, fsynced and renamed into place, so a crash leaves the old file or the new one.
- * Temporary files start with a dot, which no container ID does.
+ * written to a temporary file and renamed into place, so readers see the old file or the new one, never a
+ * partial one. Temporary files start with a dot, which no container ID does.
+ *
+ * <p>No fsync: on the project's VMs it cost 10-30 ms per ADD and 10 ms per DEL, more than the delegate
+ * itself, and flannel's plugin and host-local do not sync either. A file lost in a crash is harmless: DEL
+ * then rebuilds the delegate config from subnet.env, and host-local releases by container ID.
  */
 public final class ScratchStore {
   private static final Set<PosixFilePermission> DIR_MODE = EnumSet.of(PosixFilePermission.OWNER_READ,
@@ -49,22 +53,19 @@ public final class ScratchStore {
   /** Atomically writes the container's delegate config. */
   public void save(String containerId, byte[] conf) throws CniException {
     Path target = pathFor(containerId);
-    Path tmp = dataDir.resolve("." + containerId + ".tmp" + ProcessHandle.current().pid());
+    Path tmp = dataDir.resolve("." + containerId + "." + Long.toHexString(System.nanoTime()) + ".tmp");
     try {
       if (!Files.isDirectory(dataDir)) {
         Files.createDirectories(dataDir, PosixFilePermissions.asFileAttribute(DIR_MODE));
       }
-      Files.deleteIfExists(tmp);
       try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
           PosixFilePermissions.asFileAttribute(FILE_MODE))) {
         ByteBuffer buf = ByteBuffer.wrap(conf);
         while (buf.hasRemaining()) {
           ch.write(buf);
         }
-        ch.force(true);
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      syncDir();
     } catch (IOException e) {
       try {
         Files.deleteIfExists(tmp);
@@ -91,11 +92,7 @@ public final class ScratchStore {
   public boolean delete(String containerId) throws CniException {
     Path file = pathFor(containerId);
     try {
-      boolean existed = Files.deleteIfExists(file);
-      if (existed) {
-        syncDir();
-      }
-      return existed;
+      return Files.deleteIfExists(file);
     } catch (IOException e) {
       throw new CniException(CniException.IO_FAILURE, "failed to remove delegate config " + file + ": " + e, "");
     }
@@ -117,11 +114,5 @@ public final class ScratchStore {
       throw new CniException(CniException.IO_FAILURE, "failed to list " + dataDir + ": " + e, "");
     }
     return ids;
-  }
-
-  private void syncDir() throws IOException {
-    try (FileChannel d = FileChannel.open(dataDir, StandardOpenOption.READ)) {
-      d.force(true);
-    }
   }
 }

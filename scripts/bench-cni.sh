@@ -1,0 +1,94 @@
+#!/bin/bash
+# bench-cni.sh: start-up cost of the Tartan CNI plugin against the plain Go plugins it delegates to.
+#
+# Measures, N times each (default 30), interleaved, inside a throw-away host namespace:
+#   bare     /usr/lib/cni/bridge ADD and DEL with host-local (the config the plugin would hand on)
+#   tartan   cni/target/tartan-cni ADD and DEL (JVM + subnet.env + delegate config + the same bridge)
+#   tartan+cds  the same with an AppCDS archive (made with `tartan-cni --create-cds` in a temp copy)
+# and prints the medians and the ADD ratio against bare (target: <= 2.5x).
+#
+# Usage: sudo scripts/bench-cni.sh [N]     (needs root, iproute2, /usr/lib/cni/bridge, java; build cni first:
+#                                           mvn -B -o -pl cni package -DskipTests)
+# Only namespaces and files this script creates are touched; everything is removed on exit.
+set -euo pipefail
+
+N=${1:-30}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LAUNCHER=$ROOT/cni/target/tartan-cni
+PLUGINS=${CNI_PLUGIN_DIR:-/usr/lib/cni}
+
+[ "$(id -u)" = 0 ] || { echo "bench-cni: needs root (network namespaces)" >&2; exit 2; }
+[ -x "$PLUGINS/bridge" ] && [ -x "$PLUGINS/host-local" ] || { echo "bench-cni: no bridge/host-local in $PLUGINS" >&2; exit 2; }
+[ -x "$LAUNCHER" ] && [ -f "$ROOT/cni/target/tartan-cni.jar" ] || { echo "bench-cni: build first: mvn -B -o -pl cni package -DskipTests" >&2; exit 2; }
+
+suffix=$$
+H=cnibh-$suffix
+C=cnibc-$suffix
+T=$(mktemp -d /tmp/bench-cni.XXXXXX)
+cleanup() {
+  ip netns del "$H" 2>/dev/null || true
+  ip netns del "$C" 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+ip netns add "$H"
+ip netns add "$C"
+ip -n "$H" link set lo up
+
+# A private copy of the plugin, so the CDS archive does not land in cni/target.
+mkdir -p "$T/plain" "$T/cds"
+cp "$LAUNCHER" "$ROOT/cni/target/tartan-cni.jar" "$T/plain/"
+cp "$LAUNCHER" "$ROOT/cni/target/tartan-cni.jar" "$T/cds/"
+"$T/cds/tartan-cni" --create-cds 2>/dev/null
+
+printf 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n' >"$T/subnet.env"
+cat >"$T/bare.json" <<EOF
+{"cniVersion":"1.0.0","ipMasq":false,"ipam":{"dataDir":"$T/ipam","ranges":[[{"subnet":"10.244.7.0/24"}]],"routes":[{"dst":"10.244.0.0/16"}],"type":"host-local"},"isGateway":true,"mtu":1450,"name":"bench","type":"bridge"}
+EOF
+cat >"$T/tartan.json" <<EOF
+{"cniVersion":"1.0.0","name":"bench","type":"tartan","subnetFile":"$T/subnet.env","dataDir":"$T/data","ipam":{"dataDir":"$T/ipam"}}
+EOF
+
+# The loop runs inside the host namespace, so no call pays for `ip netns exec`.
+ip netns exec "$H" bash -s -- "$N" "$T" "$C" "$PLUGINS" <<'INNER'
+set -euo pipefail
+N=$1 T=$2 C=$3 PLUGINS=$4
+export CNI_NETNS=/run/netns/$C CNI_IFNAME=eth0 CNI_PATH=$PLUGINS CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=bench"
+now_us() { local t=${EPOCHREALTIME/./}; echo "$t"; }
+call() { # call VARIANT COMMAND ID BIN CONFIG -> appends elapsed ms to $T/VARIANT.COMMAND
+  local start end
+  start=$(now_us)
+  if ! CNI_COMMAND=$2 CNI_CONTAINERID=$3 "$4" <"$5" >"$T/out" 2>"$T/err"; then
+    echo "bench-cni: $1 $2 failed:" >&2; cat "$T/out" "$T/err" >&2; exit 1
+  fi
+  end=$(now_us)
+  echo "$(( (end - start) / 1000 )).$(( (end - start) % 1000 / 100 ))" >>"$T/$1.$2"
+}
+for ((i = 0; i < N; i++)); do
+  call bare ADD "bare$i" "$PLUGINS/bridge" "$T/bare.json"
+  call bare DEL "bare$i" "$PLUGINS/bridge" "$T/bare.json"
+  call tartan ADD "tartan$i" "$T/plain/tartan-cni" "$T/tartan.json"
+  call tartan DEL "tartan$i" "$T/plain/tartan-cni" "$T/tartan.json"
+  call tartan+cds ADD "cds$i" "$T/cds/tartan-cni" "$T/tartan.json"
+  call tartan+cds DEL "cds$i" "$T/cds/tartan-cni" "$T/tartan.json"
+  call tartan VERSION "v$i" "$T/plain/tartan-cni" "$T/tartan.json"
+  call tartan+cds VERSION "v$i" "$T/cds/tartan-cni" "$T/tartan.json"
+done
+INNER
+
+median() { sort -n "$1" | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+range() { sort -n "$1" | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
+bare_add=$(median "$T/bare.ADD")
+echo
+echo "CNI plugin timings, median of $N (ms; range in brackets), $(java -version 2>&1 | head -1)"
+printf '%-12s %20s %20s %14s %12s\n' variant ADD DEL VERSION "ADD / bare"
+for v in bare tartan tartan+cds; do
+  add=$(median "$T/$v.ADD"); del=$(median "$T/$v.DEL")
+  ver="-"; [ -f "$T/$v.VERSION" ] && ver=$(median "$T/$v.VERSION")
+  ratio=$(awk -v a="$add" -v b="$bare_add" 'BEGIN {printf "%.2fx", a / b}')
+  printf '%-12s %20s %20s %14s %12s\n' "$v" "$add [$(range "$T/$v.ADD")]" "$del [$(range "$T/$v.DEL")]" "$ver" "$ratio"
+done
+leftover=$(ls "$T/data" 2>/dev/null | wc -l)
+ips=$(ls "$T/ipam/bench" 2>/dev/null | grep -vc -e '^lock$' -e '^last_reserved_ip' || true)
+echo "left behind: $leftover saved configs, $ips host-local IPs (both should be 0)"
