@@ -50,7 +50,7 @@ public final class MessageReader {
     }
     start = next;
     len = l;
-    next = start + Math.min(Netlink.align(l), remaining);
+    next = start + (int) Math.min((l + 3L) & ~3L, remaining);
     return true;
   }
 

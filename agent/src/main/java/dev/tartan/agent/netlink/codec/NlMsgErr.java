@@ -41,7 +41,7 @@ public record NlMsgErr(int errno, int origType, int origSeq, String extAckMessag
         if (origLen < Netlink.NLMSG_HDRLEN) {
           throw new MalformedMessageException("NLMSG_ERROR echoes a request with bad nlmsg_len " + origLen);
         }
-        long start = 4L + Netlink.align(origLen);
+        long start = 4L + ((origLen + 3L) & ~3L);
         if (start > p.remaining()) {
           throw new MalformedMessageException("NLMSG_ERROR echoed request (" + origLen
               + " bytes) runs past the end (" + p.remaining() + " bytes)");
