@@ -1,0 +1,207 @@
+package dev.tartan.agent.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.store.LeaseStoreException;
+import dev.tartan.store.NetworkConfig;
+import dev.tartan.store.NetworkConfigException;
+import dev.tartan.store.NetworkConfigJson;
+import dev.tartan.store.etcd.EtcdLeaseStore;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.Inet4Address;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code tartan network init|show}: the network config at {@code <prefix>/config}. */
+@Command(
+    name = "network",
+    description = "Create or show the network config (<prefix>/config).",
+    mixinStandardHelpOptions = true,
+    synopsisSubcommandLabel = "COMMAND",
+    subcommands = {NetworkCommand.Init.class, NetworkCommand.Show.class})
+public final class NetworkCommand implements Runnable {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Spec
+  private CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new ParameterException(spec.commandLine(), "missing command: init or show");
+  }
+
+  @Command(
+      name = "init",
+      description = {
+          "Write the network config that every host reads at start.",
+          "Writing the same config again changes nothing; replacing a different one needs --force."},
+      mixinStandardHelpOptions = true,
+      sortOptions = false)
+  static final class Init implements Callable<Integer>, Cli.QuietLogs {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = "--network", required = true, paramLabel = "CIDR", converter = Args.Network.class,
+        description = "The overlay network, e.g. 10.244.0.0/16 (Network).")
+    private Ipv4Subnet network;
+
+    @Option(names = "--subnet-len", paramLabel = "N",
+        description = "Prefix length of each host's subnet (SubnetLen; default 24, or network+2 for networks smaller than /22).")
+    private Integer subnetLen;
+
+    @Option(names = "--subnet-min", paramLabel = "IP", converter = Args.Ipv4.class,
+        description = "First subnet that may be leased (SubnetMin; default: the second subnet).")
+    private Inet4Address subnetMin;
+
+    @Option(names = "--subnet-max", paramLabel = "IP", converter = Args.Ipv4.class,
+        description = "Last subnet that may be leased (SubnetMax; default: the last subnet).")
+    private Inet4Address subnetMax;
+
+    @Option(names = "--backend", paramLabel = "TYPE", defaultValue = "vxlan",
+        description = "Backend type (Backend.Type; only vxlan is supported; default ${DEFAULT-VALUE}).")
+    private String backend;
+
+    @Option(names = "--vni", paramLabel = "N", description = "VXLAN network identifier (Backend.VNI; default 1).")
+    private Integer vni;
+
+    @Option(names = "--port", paramLabel = "N", description = "VXLAN UDP port (Backend.Port; default: kernel's 8472).")
+    private Integer port;
+
+    @Option(names = "--force", description = "Replace an existing, different config.")
+    private boolean force;
+
+    @Mixin
+    private EtcdFlags etcd;
+
+    @Override
+    public Integer call() throws LeaseStoreException, CliException {
+      if (!backend.equalsIgnoreCase("vxlan")) {
+        throw new ParameterException(spec.commandLine(), "unsupported --backend '" + backend + "' (Tartan supports vxlan)");
+      }
+      String json;
+      try {
+        // Builds the JSON and validates it with NetworkConfig.parse (flannel's rules and messages).
+        json = NetworkConfigJson.build(network, subnetLen, subnetMin, subnetMax, backend, vni, port);
+      } catch (NetworkConfigException e) {
+        throw new ParameterException(spec.commandLine(), "invalid network config: " + e.getMessage());
+      }
+      String key = Keys.config(etcd.prefix());
+      PrintWriter out = spec.commandLine().getOut();
+      try (EtcdLeaseStore store = Stores.open(etcd)) {
+        Optional<String> existing = store.rawConfig();
+        if (existing.isPresent() && sameJson(existing.get(), json)) {
+          out.println(key + " already holds this config; nothing changed");
+          out.println(json);
+          return 0;
+        }
+        if (existing.isPresent() && !force) {
+          throw new CliException("a different network config already exists at " + key + ": "
+              + oneLine(existing.get()) + "; run 'tartan network show' to see it, add --force to replace it");
+        }
+        store.putConfig(json, force);
+        out.println((existing.isPresent() ? "replaced " : "wrote ") + key);
+        out.println(json);
+        if (existing.isPresent()) {
+          out.println("previous: " + oneLine(existing.get()));
+        }
+      }
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "show",
+      description = "Print the stored network config and the values derived from it.",
+      mixinStandardHelpOptions = true)
+  static final class Show implements Callable<Integer>, Cli.QuietLogs {
+    @Spec
+    private CommandSpec spec;
+
+    @Mixin
+    private EtcdFlags etcd;
+
+    @Override
+    public Integer call() throws LeaseStoreException, CliException {
+      String key = Keys.config(etcd.prefix());
+      String raw;
+      try (EtcdLeaseStore store = Stores.open(etcd)) {
+        raw = store.rawConfig().orElseThrow(() -> new CliException("no network config at " + key
+            + "; create one with 'tartan network init --network CIDR'"));
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      out.println(key + ":");
+      out.println(raw.strip());
+      out.flush();
+      NetworkConfig cfg;
+      try {
+        cfg = NetworkConfig.parse(raw);
+      } catch (NetworkConfigException e) {
+        throw new CliException("the stored config is invalid: " + e.getMessage());
+      }
+      long size = 1L << (32 - cfg.subnetLen());
+      long count = ((Ipv4Subnet.toInt(cfg.subnetMax()) & 0xffffffffL) - (Ipv4Subnet.toInt(cfg.subnetMin()) & 0xffffffffL)) / size + 1;
+      out.println();
+      out.printf("Network:    %s%n", cfg.network());
+      out.printf("SubnetLen:  %d%n", cfg.subnetLen());
+      out.printf("SubnetMin:  %s%n", cfg.subnetMin().getHostAddress());
+      out.printf("SubnetMax:  %s%n", cfg.subnetMax().getHostAddress());
+      out.printf("Subnets:    %d host subnets of /%d%n", count, cfg.subnetLen());
+      out.printf("Backend:    %s%n", describeBackend(cfg));
+      if (cfg.enableIPv6()) {
+        out.printf("IPv6:       %s (not programmed by Tartan yet)%n", cfg.ipv6Network());
+      }
+      return 0;
+    }
+  }
+
+  /** {@code vxlan (VNI 1, port 8472)}, read case-insensitively like flannel. */
+  static String describeBackend(NetworkConfig cfg) {
+    JsonNode backend;
+    try {
+      backend = JSON.readTree(cfg.backendJson());
+    } catch (IOException e) {
+      return cfg.backendType();
+    }
+    if (!"vxlan".equals(cfg.backendType())) {
+      return cfg.backendType();
+    }
+    long vni = field(backend, "VNI").map(JsonNode::asLong).orElse(1L);
+    long port = field(backend, "Port").map(JsonNode::asLong).filter(p -> p != 0).orElse(8472L);
+    return "vxlan (VNI " + vni + ", UDP port " + port + ", device flannel." + vni + ")";
+  }
+
+  static Optional<JsonNode> field(JsonNode obj, String name) {
+    var it = obj.fields();
+    while (it.hasNext()) {
+      var e = it.next();
+      if (e.getKey().equalsIgnoreCase(name)) {
+        return Optional.of(e.getValue());
+      }
+    }
+    return Optional.empty();
+  }
+
+  static boolean sameJson(String a, String b) {
+    try {
+      return JSON.readTree(a).equals(JSON.readTree(b));
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static String oneLine(String json) {
+    try {
+      return JSON.writeValueAsString(JSON.readTree(json));
+    } catch (IOException e) {
+      return json.replaceAll("\\s+", " ").strip();
+    }
+  }
+}

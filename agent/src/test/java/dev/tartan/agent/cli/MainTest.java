@@ -1,0 +1,106 @@
+package dev.tartan.agent.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tartan.agent.Main;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The command tree and its usage errors; nothing here reaches etcd (the endpoint is never dialled). */
+class MainTest {
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    CommandLine cmd = Main.commandLine(Map.<String, String>of()::get);
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    return cmd.execute(args);
+  }
+
+  @Test
+  void versionNamesTheProgram() {
+    assertThat(run("--version")).isZero();
+    assertThat(out.toString()).startsWith("tartan ").hasLineCount(1);
+  }
+
+  @Test
+  void helpListsTheCommands() {
+    assertThat(run("--help")).isZero();
+    assertThat(out.toString()).contains("network", "leases");
+    assertThat(run("leases", "--help")).isZero();
+    assertThat(out.toString()).contains("list", "reserve", "release");
+    assertThat(run("network", "init", "--help")).isZero();
+    assertThat(out.toString()).contains("--network=CIDR", "--subnet-len", "--force", "--etcd-endpoints", "--etcd-password");
+  }
+
+  @Test
+  void missingCommandIsAUsageError() {
+    assertThat(run()).isEqualTo(2);
+    assertThat(err.toString()).startsWith("tartan: missing command").hasLineCount(1);
+    assertThat(run("leases")).isEqualTo(2);
+    assertThat(err.toString()).contains("tartan leases: missing command: list, reserve or release");
+  }
+
+  @Test
+  void unknownOptionIsOneLineAndExitTwo() {
+    assertThat(run("leases", "list", "--bogus")).isEqualTo(2);
+    assertThat(err.toString()).isEqualTo(
+        "tartan leases list: Unknown option: '--bogus' (see 'tartan leases list --help')" + System.lineSeparator());
+  }
+
+  @Test
+  void initNeedsANetwork() {
+    assertThat(run("network", "init")).isEqualTo(2);
+    assertThat(err.toString()).contains("tartan network init: Missing required option: '--network=CIDR'").hasLineCount(1);
+  }
+
+  @Test
+  void initRejectsAConfigFlannelWouldRejectBeforeTouchingEtcd() {
+    // Port 1 is never an etcd: reaching it would fail differently (exit 1).
+    assertThat(run("network", "init", "--network", "10.0.0.0/29", "--etcd-endpoints", "http://127.0.0.1:1")).isEqualTo(2);
+    assertThat(err.toString()).contains("network is too small. Minimum useful network prefix is /28").hasLineCount(1);
+
+    err.getBuffer().setLength(0);
+    assertThat(run("network", "init", "--network", "10.0.0.0/16", "--subnet-len", "31", "--etcd-endpoints", "http://127.0.0.1:1"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("SubnetLen must be less than /31").hasLineCount(1);
+
+    err.getBuffer().setLength(0);
+    assertThat(run("network", "init", "--network", "10.0.0.0/16", "--backend", "udp")).isEqualTo(2);
+    assertThat(err.toString()).contains("unsupported --backend 'udp'");
+  }
+
+  @Test
+  void addressesAndSubnetsAreCheckedStrictly() {
+    assertThat(run("network", "init", "--network", "10.244.0.0")).isEqualTo(2);
+    assertThat(err.toString()).contains("'10.244.0.0' is not a CIDR network");
+
+    err.getBuffer().setLength(0);
+    assertThat(run("leases", "reserve", "10.244.3.5/24", "--public-ip", "198.51.100.7")).isEqualTo(2);
+    assertThat(err.toString()).contains("has host bits set; did you mean 10.244.3.0/24?");
+
+    err.getBuffer().setLength(0);
+    assertThat(run("leases", "reserve", "10.244.3.0/24", "--public-ip", "host.example")).isEqualTo(2);
+    assertThat(err.toString()).contains("'host.example' is not an IPv4 address");
+
+    err.getBuffer().setLength(0);
+    assertThat(run("leases", "release")).isEqualTo(2);
+    assertThat(err.toString()).contains("Missing required parameter: 'SUBNET'");
+  }
+
+  @Test
+  void outputFormatIsValidated() {
+    assertThat(run("leases", "list", "-o", "yaml")).isEqualTo(2);
+    assertThat(err.toString()).contains("-o").contains("yaml");
+  }
+
+  @Test
+  void subnetsMayBeGivenInKeyForm() {
+    assertThat(Args.subnet("10.244.3.0-24").toString()).isEqualTo("10.244.3.0/24");
+    assertThat(Args.subnet("10.244.3.0/24").toString()).isEqualTo("10.244.3.0/24");
+  }
+}
