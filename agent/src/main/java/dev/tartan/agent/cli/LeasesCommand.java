@@ -108,12 +108,13 @@ public final class LeasesCommand implements Runnable {
     @Override
     public Integer call() throws LeaseStoreException {
       SubnetLease lease;
+      String key;
       try (EtcdLeaseStore store = Stores.open(etcd)) {
         lease = store.reserve(subnet, publicIp);
+        key = store.subnetsPrefix() + SubnetKeys.format(lease.subnet());
       }
       spec.commandLine().getOut().println("reserved " + lease.subnet() + " for "
-          + lease.attrs().publicIp().getHostAddress() + " (" + Keys.subnets(etcd.prefix()) + SubnetKeys.format(lease.subnet())
-          + ", no TTL)");
+          + lease.attrs().publicIp().getHostAddress() + " (" + key + ", no TTL)");
       return 0;
     }
   }

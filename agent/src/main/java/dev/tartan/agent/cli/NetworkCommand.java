@@ -93,9 +93,9 @@ public final class NetworkCommand implements Runnable {
       } catch (NetworkConfigException e) {
         throw new ParameterException(spec.commandLine(), "invalid network config: " + e.getMessage());
       }
-      String key = Keys.config(etcd.prefix());
       PrintWriter out = spec.commandLine().getOut();
       try (EtcdLeaseStore store = Stores.open(etcd)) {
+        String key = store.configKey();
         Optional<String> existing = store.rawConfig();
         if (existing.isPresent() && sameJson(existing.get(), json)) {
           out.println(key + " already holds this config; nothing changed");
@@ -130,9 +130,10 @@ public final class NetworkCommand implements Runnable {
 
     @Override
     public Integer call() throws LeaseStoreException, CliException {
-      String key = Keys.config(etcd.prefix());
+      String key;
       String raw;
       try (EtcdLeaseStore store = Stores.open(etcd)) {
+        key = store.configKey();
         raw = store.rawConfig().orElseThrow(() -> new CliException("no network config at " + key
             + "; create one with 'tartan network init --network CIDR'"));
       }
