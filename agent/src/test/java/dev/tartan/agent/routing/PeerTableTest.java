@@ -75,14 +75,14 @@ class PeerTableTest {
     CountDownLatch go = new CountDownLatch(1);
     List<Thread> ts = new ArrayList<>();
     for (int t = 0; t < threads; t++) {
-      int base = t * 1000;
+      int base = t * 500;
       Thread th = new Thread(() -> {
         try {
           go.await();
         } catch (InterruptedException e) {
           return;
         }
-        for (int i = 0; i < 1000; i++) {
+        for (int i = 0; i < 500; i++) {
           int n = base + i;
           table.onEvents(List.of(new LeaseEvent.Added(vxlan("10." + (n / 256) + "." + (n % 256) + ".0/24",
               "198.51.100.9", String.format("5a:00:00:00:%02x:%02x", n / 256, n % 256)))));
@@ -96,7 +96,7 @@ class PeerTableTest {
     for (Thread th : ts) {
       th.join();
     }
-    assertThat(table.remotes()).hasSize(threads * 1000);
-    assertThat(triggers).hasValue(threads * 1000);
+    assertThat(table.remotes()).hasSize(threads * 500);
+    assertThat(triggers).hasValue(threads * 500);
   }
 }
