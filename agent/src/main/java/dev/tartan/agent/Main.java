@@ -22,6 +22,7 @@ import picocli.CommandLine.Spec;
     description = "Flannel-compatible VXLAN overlay network for plain Linux hosts.",
     synopsisSubcommandLabel = "COMMAND",
     subcommands = {
+        AgentCommand.class,
         NetworkCommand.class,
         LeasesCommand.class,
     })
@@ -30,6 +31,9 @@ public final class Main implements Runnable {
   private CommandSpec spec;
 
   public static void main(String[] args) {
+    // grpc-java and netty log through java.util.logging: send it to the same SLF4J output
+    org.slf4j.bridge.SLF4JBridgeHandler.removeHandlersForRootLogger();
+    org.slf4j.bridge.SLF4JBridgeHandler.install();
     CommandLine cmd = commandLine(System::getenv);
     cmd.setExecutionStrategy(Cli::executeQuietly);
     int exit = cmd.execute(args);
