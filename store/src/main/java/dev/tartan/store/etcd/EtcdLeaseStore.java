@@ -137,25 +137,7 @@ public final class EtcdLeaseStore implements LeaseStore {
    */
   public static EtcdLeaseStore connect(EtcdOptions opts) throws LeaseStoreException {
     String tried = opts.endpoints().stream().map(URI::toString).collect(Collectors.joining(", "));
-    ClientBuilder b = Client.builder().endpoints(opts.endpoints()).connectTimeout(CONNECT_TIMEOUT);
-    if (opts.caFile() != null) {
-      try {
-        SslContextBuilder ssl = GrpcSslContexts.forClient().trustManager(opts.caFile().toFile());
-        if (opts.certFile() != null) {
-          ssl.keyManager(opts.certFile().toFile(), opts.keyFile().toFile());
-        }
-        b.sslContext(ssl.build());
-      } catch (IOException | RuntimeException e) {
-        throw new LeaseStoreException("cannot load the etcd TLS files (--etcd-cafile " + opts.caFile()
-            + (opts.certFile() == null ? "" : ", --etcd-certfile " + opts.certFile() + ", --etcd-keyfile "
-                + opts.keyFile())
-            + "): " + rootMessage(e) + " (PEM files; the key must be unencrypted PKCS#8: "
-            + "openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem)", e);
-      }
-    }
-    if (opts.username() != null) {
-      b.user(ByteSequence.from(opts.username(), UTF_8)).password(ByteSequence.from(opts.password(), UTF_8));
-    }
+    ClientBuilder b = clientBuilder(opts);
     Client client = b.build();
     EtcdLeaseStore store = new EtcdLeaseStore(client, true, opts.prefix(), opts.leaseTtl(), Clock.systemUTC(),
         new Random(), tried);
@@ -177,6 +159,33 @@ public final class EtcdLeaseStore implements LeaseStore {
     }
     LOG.debug("connected to etcd at {} (prefix {})", tried, store.prefix);
     return store;
+  }
+
+  /** The jetcd client configuration for {@code opts}: endpoints, TLS, auth, timeouts. */
+  static ClientBuilder clientBuilder(EtcdOptions opts) throws LeaseStoreException {
+    // Not waitForReady: with every endpoint down a request fails at once with the reason (refused,
+    // TLS handshake, ...) instead of hanging until its timeout; the owning loops retry with backoff.
+    ClientBuilder b = Client.builder().endpoints(opts.endpoints()).connectTimeout(CONNECT_TIMEOUT)
+        .waitForReady(false);
+    if (opts.caFile() != null) {
+      try {
+        SslContextBuilder ssl = GrpcSslContexts.forClient().trustManager(opts.caFile().toFile());
+        if (opts.certFile() != null) {
+          ssl.keyManager(opts.certFile().toFile(), opts.keyFile().toFile());
+        }
+        b.sslContext(ssl.build());
+      } catch (IOException | RuntimeException e) {
+        throw new LeaseStoreException("cannot load the etcd TLS files (--etcd-cafile " + opts.caFile()
+            + (opts.certFile() == null ? "" : ", --etcd-certfile " + opts.certFile() + ", --etcd-keyfile "
+                + opts.keyFile())
+            + "): " + rootMessage(e) + " (PEM files; the key must be unencrypted PKCS#8: "
+            + "openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem)", e);
+      }
+    }
+    if (opts.username() != null) {
+      b.user(ByteSequence.from(opts.username(), UTF_8)).password(ByteSequence.from(opts.password(), UTF_8));
+    }
+    return b;
   }
 
   // ---------------------------------------------------------------------------------------------

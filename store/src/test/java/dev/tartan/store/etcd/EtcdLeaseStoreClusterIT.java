@@ -78,8 +78,8 @@ class EtcdLeaseStoreClusterIT {
   }
 
   /** A store whose client talks to one member only (so stopping that member cuts its watch). */
-  private EtcdLeaseStore pinnedTo(EtcdMember m, String prefix) {
-    Client c = Client.builder().endpoints(m.clientEndpoint()).build();
+  private EtcdLeaseStore pinnedTo(EtcdMember m, String prefix) throws Exception {
+    Client c = EtcdLeaseStore.clientBuilder(EtcdOptions.of(List.of(m.clientEndpoint()))).build();
     toClose.add(c);
     EtcdLeaseStore s = new EtcdLeaseStore(c, prefix, Duration.ofSeconds(60), Clock.systemUTC(), new Random());
     toClose.add(s);
