@@ -265,10 +265,18 @@ final class LeaseWatch implements Subscription {
         }
         case DELETE: {
           SubnetLease old = known.remove(key);
+          if (old == null) {
+            if (store.parseKey(key).isEmpty()) {
+              store.skipBad(key, "not a subnet key (deleted)");
+              break;
+            }
+            KeyValue prev = ev.getPrevKV();
+            if (prev != null && !prev.getKey().isEmpty()) {
+              old = leaseWithoutTtl(prev); // not known (normally impossible): use etcd's previous value
+            }
+          }
           if (old != null) {
             batch.add(new LeaseEvent.Removed(old));
-          } else if (store.parseKey(key).isEmpty()) {
-            store.skipBad(key, "not a subnet key (deleted)");
           } else {
             LOG.debug("ignoring the deletion of {}: no lease was known there", key);
           }
