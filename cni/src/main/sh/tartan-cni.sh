@@ -35,8 +35,9 @@ jsa=$dir/tartan-cni.jsa
 if [ "${1:-}" = "--create-cds" ]; then
   rm -f "$jsa"
   # The training run exercises the plugin's code paths in a temporary directory (no network changes).
-  "$java" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -XX:ArchiveClassesAtExit="$jsa" \
-    -Xlog:disable -Xlog:all=warning:stderr -cp "$jar" dev.tartan.cni.CniMain --cds-training || exit 1
+  env -u CNI_COMMAND "$java" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto \
+    -XX:ArchiveClassesAtExit="$jsa" -Xlog:disable -Xlog:all=error:stderr \
+    -cp "$jar" dev.tartan.cni.CniMain --cds-training || exit 1
   [ -f "$jsa" ] || { echo "tartan-cni: the JVM did not write $jsa" >&2; exit 1; }
   echo "tartan-cni: wrote $jsa" >&2
   exit 0

@@ -37,8 +37,8 @@ import java.util.function.Function;
  *       success when nothing is left to remove or subnet.env is missing.
  *   <li>CHECK: the saved config exists, the container interface holds the ADD result's addresses, and the
  *       delegate's CHECK passes.
- *   <li>GC: saved configs of containers not in {@code cni.dev/valid-attachments} are released through the
- *       delegate's DEL and removed; GC is passed on to delegates that speak CNI 1.1.0.
+ *   <li>GC: saved configs of this network's containers that are not in {@code cni.dev/valid-attachments} are
+ *       released through the delegate's DEL and removed; GC is passed on to delegates that speak CNI 1.1.0.
  *   <li>STATUS: error 50 unless subnet.env exists and parses (the agent writes it once it holds a lease).
  * </ul>
  */
@@ -429,7 +429,10 @@ public final class CniPlugin {
     return null;
   }
 
-  /** Releases a container the runtime no longer knows: the delegate's DEL per interface, then the file. */
+  /**
+   * Releases a container the runtime no longer knows, if it is on this network: the delegate's DEL per
+   * interface, then the file.
+   */
   private void releaseStale(Request r, ScratchStore store, String id) throws CniException {
     Optional<byte[]> saved = store.load(id);
     if (saved.isEmpty()) {
@@ -441,6 +444,9 @@ public final class CniPlugin {
     } catch (JsonException e) {
       store.delete(id);
       return;
+    }
+    if (!r.conf().name().equals(conf.get("name"))) {
+      return; // another network's container (networks may share a dataDir, as flannel's default one)
     }
     Object type = conf.get("type");
     if (!(type instanceof String)) {

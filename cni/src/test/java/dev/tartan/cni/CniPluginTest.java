@@ -414,6 +414,16 @@ class CniPluginTest {
   }
 
   @Test
+  void gcLeavesOtherNetworksContainersAlone() throws Exception {
+    Files.createDirectories(dataDir);
+    Files.writeString(dataDir.resolve("other1"), "{\"cniVersion\":\"1.0.0\",\"name\":\"othernet\",\"type\":\"bridge\"}");
+    Files.delete(subnetFile);
+    Outcome o = call("GC", conf("1.1.0", ",\"cni.dev/valid-attachments\":[]"));
+    assertThat(o.status()).as(o.stdout()).isZero();
+    assertThat(dataDir.resolve("other1")).exists();
+  }
+
+  @Test
   void gcWithEverythingValidAndNoSubnetEnvDoesNothing() throws Exception {
     save("a");
     Files.delete(subnetFile);
