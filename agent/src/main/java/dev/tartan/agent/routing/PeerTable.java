@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
  * The leases a watch has seen, by subnet: a snapshot replaces them, {@code Added} puts, {@code
  * Removed} takes out (flannel's lease tracker, without its event diffing: the desired state is a
  * function of the whole table). After every change it calls the trigger given at construction
- * (normally {@link ReconcileLoop#trigger()}); the trigger must not block.
+ * (normally {@link ReconcileLoop#trigger()}, which may also be set later with {@link
+ * #onChange(Runnable)}); the trigger must not block.
  *
  * <p>Our own subnet is kept out of {@link #remotes()}; it can change when the lease is
  * re-acquired ({@link #ownSubnet(Ipv4Subnet)}). Thread-safe.
@@ -24,7 +25,7 @@ import org.slf4j.LoggerFactory;
 public final class PeerTable implements LeaseListener {
   private static final Logger log = LoggerFactory.getLogger(PeerTable.class);
 
-  private final Runnable onChange;
+  private volatile Runnable onChange;
   private final Map<Ipv4Subnet, SubnetLease> leases = new HashMap<>();
   private Ipv4Subnet own;
   private boolean synced;
@@ -36,6 +37,17 @@ public final class PeerTable implements LeaseListener {
   public PeerTable(Ipv4Subnet ownSubnet, Runnable onChange) {
     this.own = ownSubnet;
     this.onChange = Objects.requireNonNull(onChange, "onChange");
+  }
+
+  /** A table whose trigger is set later with {@link #onChange(Runnable)} (changes before are kept). */
+  public PeerTable(Ipv4Subnet ownSubnet) {
+    this(ownSubnet, () -> { });
+  }
+
+  /** Sets what to call after each change (e.g. {@code loop::trigger}) and calls it once. */
+  public void onChange(Runnable trigger) {
+    this.onChange = Objects.requireNonNull(trigger, "trigger");
+    trigger.run();
   }
 
   @Override

@@ -20,7 +20,10 @@ public final class ReconcileLoop implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReconcileLoop.class);
   private static final long FIRST_RETRY_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
 
-  /** One pass; thrown exceptions count as a failed pass. */
+  /**
+   * One pass; thrown exceptions count as a failed pass. Returning null means "nothing to do
+   * yet" (e.g. no lease snapshot so far): not a failure, not a sync; the next trigger runs again.
+   */
   @FunctionalInterface
   public interface Pass {
     ReconcileResult run() throws Exception;
@@ -129,6 +132,9 @@ public final class ReconcileLoop implements AutoCloseable {
     try {
       ReconcileResult r = pass.run();
       runs.incrementAndGet();
+      if (r == null) {
+        return true;
+      }
       lastResult = r;
       succeededOnce = true;
       if (lastError != null) {

@@ -147,14 +147,14 @@ class DataPathIT {
       network.configure(OWN);
       Reconciler reconciler = new Reconciler(nl);
       List<String> lost = new CopyOnWriteArrayList<>();
-      PeerTable[] table = new PeerTable[1];
+      PeerTable table = new PeerTable(OWN);
       try (ReconcileLoop loop = new ReconcileLoop("dpt-reconcile", Duration.ofHours(1),
-          network.pass(reconciler, () -> table[0].remotes()))) {
-        table[0] = new PeerTable(OWN, loop::trigger);
+          network.pass(reconciler, table))) {
+        table.onChange(loop::trigger);
         DriftWatcher watcher = new DriftWatcher(reconciler::lastApplied, "flannel.1", "cni0",
             loop::trigger, lost::add);
         try (NetlinkMonitor monitor = RtNetlinkClient.monitor(ns.path(), watcher)) {
-          table[0].onSnapshot(List.of(P2, P3, P4));
+          table.onSnapshot(List.of(P2, P3, P4));
           loop.start();
           await().atMost(Duration.ofSeconds(10)).until(() -> routes(ns).size() == 3);
 

@@ -88,6 +88,21 @@ class ReconcileLoopTest {
   }
 
   @Test
+  void aPassWithNothingToDoYetIsNeitherASyncNorAFailure() throws Exception {
+    AtomicInteger passes = new AtomicInteger();
+    try (ReconcileLoop loop = new ReconcileLoop("t", Duration.ofHours(1), () -> {
+      return passes.incrementAndGet() == 1 ? null : OK;
+    })) {
+      loop.start();
+      await().until(() -> loop.runs() == 1);
+      assertThat(loop.synced()).isFalse();
+      assertThat(loop.failedRuns()).isZero();
+      loop.trigger();
+      assertThat(loop.awaitSynced(Duration.ofSeconds(5))).isTrue();
+    }
+  }
+
+  @Test
   void closeStopsTheThread() throws Exception {
     ReconcileLoop loop = new ReconcileLoop("t", Duration.ofHours(1), () -> OK);
     loop.start();

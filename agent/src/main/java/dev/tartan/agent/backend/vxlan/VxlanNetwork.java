@@ -6,6 +6,7 @@ import dev.tartan.agent.netlink.route.Link;
 import dev.tartan.agent.netlink.route.RtNetlink;
 import dev.tartan.agent.netlink.route.VxlanSpec;
 import dev.tartan.agent.routing.DesiredState;
+import dev.tartan.agent.routing.PeerTable;
 import dev.tartan.agent.routing.ReconcileLoop;
 import dev.tartan.agent.routing.Reconciler;
 import dev.tartan.store.Ipv4Subnet;
@@ -14,6 +15,8 @@ import java.net.Inet4Address;
 import java.util.Collection;
 import java.util.Objects;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The VXLAN data path of one host: the device {@code flannel.<VNI>}, its address, the bridge, and
@@ -24,6 +27,8 @@ import java.util.function.Supplier;
  * re-acquired) is handed over with {@link #ownSubnet(Ipv4Subnet)} followed by a trigger.
  */
 public final class VxlanNetwork {
+  private static final Logger log = LoggerFactory.getLogger(VxlanNetwork.class);
+
   private final RtNetlink nl;
   private final VxlanBackendConfig config;
   private final Ipv4Subnet network;
@@ -48,6 +53,9 @@ public final class VxlanNetwork {
     this.bridgeName = bridgeName;
     this.mtu = config.overlayMtu(underlayMtu);
     this.spec = VxlanDevice.spec(config, local, underlayIndex, underlayMtu);
+    if (config.directRouting()) {
+      log.warn("Backend.DirectRouting is not implemented by Tartan; every peer is reached over VXLAN");
+    }
   }
 
   public VxlanBackendConfig config() {
@@ -101,8 +109,10 @@ public final class VxlanNetwork {
   /**
    * After the lease: {@code <subnet>.0/32} on the device, device up, bridge with {@code
    * <subnet>.1/<len>} and the overlay MTU, up.
+   *
+   * @return the device afterwards; its MAC must still be the published VtepMAC (spec §2.3)
    */
-  public synchronized void configure(Ipv4Subnet subnet) throws NetlinkException {
+  public synchronized Link configure(Ipv4Subnet subnet) throws NetlinkException {
     ownSubnet(subnet);
     Link l = device;
     if (l == null) {
@@ -112,6 +122,7 @@ public final class VxlanNetwork {
     if (bridgeName != null) {
       Bridge.ensure(nl, bridgeName, network, subnet, mtu);
     }
+    return device;
   }
 
   /**
@@ -150,8 +161,24 @@ public final class VxlanNetwork {
   }
 
   /**
-   * The loop's pass: {@link #repair()}, then reconcile the peers from {@code remotes} (e.g. {@code
-   * peerTable::remotes}).
+   * The loop's pass: {@link #repair()}, then reconcile the peers of {@code peers}. Until the
+   * table has its first snapshot the peers are left as they are (a restarted agent must not
+   * remove the entries it programmed before) and the pass returns null ("not synced yet").
+   */
+  public ReconcileLoop.Pass pass(Reconciler reconciler, PeerTable peers) {
+    return () -> {
+      repair();
+      if (!peers.synced()) {
+        return null;
+      }
+      return reconciler.reconcile(desired(peers.remotes()));
+    };
+  }
+
+  /**
+   * The loop's pass with the remote leases from {@code remotes}: {@link #repair()}, then
+   * reconcile. The caller must not start the loop before the first lease snapshot (an empty list
+   * removes every peer); {@link #pass(Reconciler, PeerTable)} guards against that itself.
    */
   public ReconcileLoop.Pass pass(Reconciler reconciler,
       Supplier<? extends Collection<SubnetLease>> remotes) {

@@ -60,14 +60,14 @@ class VxlanNetworkTest {
     Link dev = network.ensureDevice();
     network.configure(net("10.244.1.0/24"));
     Reconciler reconciler = new Reconciler(nl);
-    PeerTable[] table = new PeerTable[1];
+    PeerTable table = new PeerTable(net("10.244.1.0/24"));
     try (ReconcileLoop loop = new ReconcileLoop("t", Duration.ofHours(1),
-        network.pass(reconciler, () -> table[0].remotes()))) {
-      table[0] = new PeerTable(net("10.244.1.0/24"), loop::trigger);
+        network.pass(reconciler, table))) {
+      table.onChange(loop::trigger);
       DriftWatcher watcher = new DriftWatcher(reconciler::lastApplied, network.deviceName(), "cni0",
           loop::trigger, name -> { });
       nl.monitor(watcher);
-      table[0].onSnapshot(List.of(
+      table.onSnapshot(List.of(
           vxlan("10.244.1.0/24", "198.51.100.1", dev.mac()),
           vxlan("10.244.2.0/24", "198.51.100.2", "5a:00:00:00:00:02"),
           vxlan("10.244.3.0/24", "198.51.100.3", "5a:00:00:00:00:03")));
@@ -88,9 +88,40 @@ class VxlanNetworkTest {
       assertThat(watcher.count(DriftWatcher.Kind.DEVICE)).isEqualTo(1);
 
       // a peer leaves
-      table[0].onEvents(List.of(new LeaseEvent.Removed(
+      table.onEvents(List.of(new LeaseEvent.Removed(
           vxlan("10.244.3.0/24", "198.51.100.3", "5a:00:00:00:00:03"))));
       await().until(() -> nl.routes(254, Route.PROTO_TARTAN).size() == 1);
+    }
+  }
+
+  @Test
+  void aRestartedAgentLeavesThePeersAloneUntilTheFirstLeaseSnapshot() throws Exception {
+    // the previous run programmed two peers
+    Link dev = network.ensureDevice();
+    network.configure(net("10.244.1.0/24"));
+    List<dev.tartan.store.SubnetLease> before = List.of(
+        vxlan("10.244.2.0/24", "198.51.100.2", "5a:00:00:00:00:02"),
+        vxlan("10.244.3.0/24", "198.51.100.3", "5a:00:00:00:00:03"));
+    new Reconciler(nl).reconcile(network.desired(before));
+
+    // restart: same kernel, new objects, etcd not answering yet
+    VxlanNetwork restarted = new VxlanNetwork(nl, VxlanBackendConfig.defaults(), NETWORK,
+        ip("198.51.100.1"), eth0.index(), eth0.mtu(), "cni0");
+    assertThat(restarted.ensureDevice().mac()).isEqualTo(dev.mac());
+    restarted.configure(net("10.244.1.0/24"));
+    PeerTable table = new PeerTable(net("10.244.1.0/24"));
+    try (ReconcileLoop loop = new ReconcileLoop("t", Duration.ofMillis(20),
+        restarted.pass(new Reconciler(nl), table))) {
+      table.onChange(loop::trigger);
+      loop.start();
+      await().until(() -> loop.runs() >= 3);
+      assertThat(nl.routes(254, Route.PROTO_TARTAN)).hasSize(2);
+      assertThat(loop.synced()).isFalse();
+
+      table.onSnapshot(before);
+      assertThat(loop.awaitSynced(Duration.ofSeconds(5))).isTrue();
+      assertThat(loop.lastResult().writes()).isZero();
+      assertThat(nl.routes(254, Route.PROTO_TARTAN)).hasSize(2);
     }
   }
 
