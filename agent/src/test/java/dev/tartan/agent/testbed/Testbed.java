@@ -205,6 +205,26 @@ public final class Testbed implements AutoCloseable {
     }
   }
 
+  /**
+   * Starts any command inside host {@code h} with exactly {@code env} as its environment (nothing
+   * inherited, as systemd starts a service), output appended to {@code logName} in the host's
+   * directory. Like an agent, it is killed by {@link #close()}.
+   */
+  public AgentProcess startInHost(int h, List<String> argv, java.util.Map<String, String> env, String logName) {
+    ProcessBuilder pb = new ProcessBuilder(Cmd.inNs(host(h), argv.toArray(String[]::new)))
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(hostDir(h).resolve(logName).toFile()));
+    pb.environment().clear();
+    pb.environment().putAll(env);
+    try {
+      AgentProcess a = new AgentProcess(this, h, pb.start(), hostDir(h).resolve(logName));
+      agents.add(a);
+      return a;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** True when the agent on host {@code h} answers 200 on /readyz. */
   public boolean ready(int h) {
     return Cmd.exec(List.of(Cmd.inNs(host(h), "curl", "-sf", "-m", "1", "http://127.0.0.1:8471/readyz")),

@@ -1,0 +1,163 @@
+package dev.tartan.agent.packaging;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The parts of a systemd service unit that decide how its main process starts: ExecStart,
+ * EnvironmentFile and WatchdogSec, read the way systemd reads them (for the simple forms the
+ * Tartan unit uses). Lets a test start the installed launcher exactly as the unit would.
+ */
+record ServiceUnit(Map<String, List<String>> service) {
+
+  /** The base environment systemd gives a system service (before EnvironmentFile=). */
+  static final Map<String, String> SYSTEMD_BASE_ENV = Map.of(
+      "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin", "LANG", "C.UTF-8");
+
+  static ServiceUnit read(Path unitFile) {
+    try {
+      return parse(Files.readString(unitFile));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Settings of the [Service] section, in order, repeated keys kept. */
+  static ServiceUnit parse(String text) {
+    Map<String, List<String>> service = new LinkedHashMap<>();
+    String section = "";
+    for (String raw : text.split("\n")) {
+      String line = raw.strip();
+      if (line.isEmpty() || line.startsWith("#") || line.startsWith(";")) {
+        continue;
+      }
+      if (line.startsWith("[") && line.endsWith("]")) {
+        section = line.substring(1, line.length() - 1);
+        continue;
+      }
+      int eq = line.indexOf('=');
+      if (eq <= 0 || !section.equals("Service")) {
+        continue;
+      }
+      service.computeIfAbsent(line.substring(0, eq).strip(), k -> new ArrayList<>())
+          .add(line.substring(eq + 1).strip());
+    }
+    return new ServiceUnit(service);
+  }
+
+  /** The last value of {@code key}, if any. */
+  Optional<String> get(String key) {
+    List<String> v = service.getOrDefault(key, List.of());
+    return v.isEmpty() ? Optional.empty() : Optional.of(v.get(v.size() - 1));
+  }
+
+  /** ExecStart= split into words (the unit uses no quotes or specifiers; both are rejected here). */
+  List<String> execStart() {
+    String line = get("ExecStart").orElseThrow(() -> new IllegalStateException("no ExecStart="));
+    if (line.matches(".*[\"'%$\\\\].*") || line.matches("^[-@:+!].*")) {
+      throw new IllegalStateException("ExecStart= uses quoting, specifiers or prefixes this reader does not model: " + line);
+    }
+    return List.of(line.split("\\s+"));
+  }
+
+  /** EnvironmentFile= paths and whether each is optional ("-" prefix). */
+  Map<Path, Boolean> environmentFiles() {
+    Map<Path, Boolean> files = new LinkedHashMap<>();
+    for (String v : service.getOrDefault("EnvironmentFile", List.of())) {
+      boolean optional = v.startsWith("-");
+      files.put(Path.of(optional ? v.substring(1) : v), optional);
+    }
+    return files;
+  }
+
+  /** WatchdogSec= as a duration (plain seconds or a number with s/min/ms). */
+  Optional<Duration> watchdog() {
+    return get("WatchdogSec").map(ServiceUnit::timespan);
+  }
+
+  /**
+   * The environment of the main process as systemd builds it: the base environment, then every
+   * EnvironmentFile= (a missing optional one is skipped), then {@code extra} (NOTIFY_SOCKET, ...).
+   */
+  Map<String, String> environment(Map<String, String> extra) {
+    Map<String, String> env = new LinkedHashMap<>(SYSTEMD_BASE_ENV);
+    environmentFiles().forEach((file, optional) -> {
+      if (!Files.exists(file)) {
+        if (!optional) {
+          throw new IllegalStateException("EnvironmentFile " + file + " is missing");
+        }
+        return;
+      }
+      try {
+        env.putAll(parseEnvironmentFile(Files.readString(file)));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+    env.putAll(extra);
+    return env;
+  }
+
+  /**
+   * KEY=VALUE lines as systemd's EnvironmentFile= reads them: blank lines and lines starting with #
+   * or ; are comments; a value in double quotes has \\, \", \$ and \` escapes, in single quotes it
+   * is literal; an unquoted value is trimmed.
+   */
+  static Map<String, String> parseEnvironmentFile(String text) {
+    Map<String, String> env = new LinkedHashMap<>();
+    for (String raw : text.split("\n")) {
+      String line = raw.strip();
+      if (line.isEmpty() || line.startsWith("#") || line.startsWith(";")) {
+        continue;
+      }
+      int eq = line.indexOf('=');
+      if (eq <= 0) {
+        throw new IllegalArgumentException("not KEY=VALUE: " + line);
+      }
+      String key = line.substring(0, eq).strip();
+      String value = line.substring(eq + 1).strip();
+      if (value.length() >= 2 && value.startsWith("\"") && value.endsWith("\"")) {
+        StringBuilder sb = new StringBuilder();
+        String inner = value.substring(1, value.length() - 1);
+        for (int i = 0; i < inner.length(); i++) {
+          char c = inner.charAt(i);
+          if (c == '\\' && i + 1 < inner.length() && "\\\"$`".indexOf(inner.charAt(i + 1)) >= 0) {
+            sb.append(inner.charAt(++i));
+          } else {
+            sb.append(c);
+          }
+        }
+        value = sb.toString();
+      } else if (value.length() >= 2 && value.startsWith("'") && value.endsWith("'")) {
+        value = value.substring(1, value.length() - 1);
+      }
+      env.put(key, value);
+    }
+    return env;
+  }
+
+  static Duration timespan(String v) {
+    String s = v.strip();
+    if (s.matches("\\d+")) {
+      return Duration.ofSeconds(Long.parseLong(s));
+    }
+    if (s.matches("\\d+ms")) {
+      return Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2)));
+    }
+    if (s.matches("\\d+s")) {
+      return Duration.ofSeconds(Long.parseLong(s.substring(0, s.length() - 1)));
+    }
+    if (s.matches("\\d+min")) {
+      return Duration.ofMinutes(Long.parseLong(s.substring(0, s.length() - 3)));
+    }
+    throw new IllegalArgumentException("time span not modelled: " + v);
+  }
+}
