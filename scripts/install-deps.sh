@@ -14,6 +14,9 @@ packages=(
   iputils-ping tcpdump iperf3 curl jq procps util-linux busybox-static
   # container runtime for the podman end-to-end test
   podman runc
+  # packaging tests: systemd-analyze verify on the unit, dpkg + lintian on the .deb, python3 as the
+  # notify-socket stand-in; the Ansible role's tests (ansible's apt module needs python3-apt)
+  systemd lintian python3 python3-apt ansible ansible-lint
 )
 
 if [ "$(id -u)" -ne 0 ]; then
