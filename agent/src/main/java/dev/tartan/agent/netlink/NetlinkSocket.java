@@ -208,6 +208,16 @@ public final class NetlinkSocket implements AutoCloseable {
     }
   }
 
+  /**
+   * Sets the kernel receive buffer (SO_RCVBUFFORCE, falling back to SO_RCVBUF, which rmem_max
+   * caps); a monitor socket that falls further behind than this gets ENOBUFS.
+   */
+  public void setReceiveBufferSize(int bytes) throws NetlinkException {
+    if (!setInt(fd, Native.SOL_SOCKET, Native.SO_RCVBUFFORCE, bytes, "SO_RCVBUFFORCE", false)) {
+      setInt(fd, Native.SOL_SOCKET, Native.SO_RCVBUF, bytes, "SO_RCVBUF", true);
+    }
+  }
+
   /** Blocks in receive at most this long (SO_RCVTIMEO); 0 waits forever. */
   public void setReceiveTimeout(int millis) throws NetlinkException {
     byte[] tv = new byte[16];

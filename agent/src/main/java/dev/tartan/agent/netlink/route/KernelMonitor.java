@@ -26,7 +26,7 @@ final class KernelMonitor implements NetlinkMonitor, NetlinkSocket.Listener {
     this.socket = socket;
     this.listener = listener;
     socket.setReceiveTimeout(POLL_MS);
-    thread = new Thread(this::run, "netlink-monitor-" + socket.portId());
+    thread = new Thread(this::run, "netlink-monitor-" + Integer.toUnsignedString(socket.portId()));
     thread.setDaemon(true);
     thread.start();
   }

@@ -55,10 +55,19 @@ public final class RtNetlinkClient implements RtNetlink {
    * address route neigh}). An ENOBUFS overflow is delivered as {@link NetlinkEvent.Overrun}.
    */
   public static NetlinkMonitor monitor(Path nsPathOrNull, Consumer<NetlinkEvent> listener) throws NetlinkException {
+    return monitor(nsPathOrNull, listener, 0);
+  }
+
+  /** As {@link #monitor(Path, Consumer)} with a given socket receive buffer (0: the default 4 MiB). */
+  static NetlinkMonitor monitor(Path nsPathOrNull, Consumer<NetlinkEvent> listener, int receiveBufferBytes)
+      throws NetlinkException {
     Objects.requireNonNull(listener, "listener");
     int[] groups = {Rtnl.RTNLGRP_LINK, Rtnl.RTNLGRP_IPV4_IFADDR, Rtnl.RTNLGRP_IPV4_ROUTE, Rtnl.RTNLGRP_NEIGH};
     NetlinkSocket s = nsPathOrNull == null ? NetlinkSocket.open(groups) : NetlinkSocket.openInNamespace(nsPathOrNull, groups);
     try {
+      if (receiveBufferBytes > 0) {
+        s.setReceiveBufferSize(receiveBufferBytes);
+      }
       return new KernelMonitor(s, listener);
     } catch (NetlinkException | RuntimeException e) {
       s.close();

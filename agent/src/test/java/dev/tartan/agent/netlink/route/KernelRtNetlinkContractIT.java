@@ -9,12 +9,15 @@ import dev.tartan.agent.netlink.Errno;
 import dev.tartan.agent.netlink.NetlinkException;
 import dev.tartan.agent.netlink.NetworkNamespace;
 import dev.tartan.agent.netlink.TestNetns;
+import dev.tartan.store.Ipv4Subnet;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -198,6 +201,35 @@ class KernelRtNetlinkContractIT extends RtNetlinkContract {
       ns.ip("route", "del", "10.244.4.0/24");
       await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
           assertThat(events).contains(new NetlinkEvent.RouteChanged(r, true)));
+    }
+  }
+
+  @Test
+  void monitorThatFallsBehindReportsAnOverrunAndKeepsGoing() throws Exception {
+    Link vx = vxlan("nlt-vx", 1);
+    CountDownLatch release = new CountDownLatch(1);
+    ConcurrentLinkedQueue<NetlinkEvent> events = new ConcurrentLinkedQueue<>();
+    try (NetlinkMonitor m = RtNetlinkClient.monitor(ns.path(), e -> {
+      events.add(e);
+      try {
+        release.await(10, TimeUnit.SECONDS); // a stuck listener: the socket buffer fills up
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+      }
+    }, 4096)) {
+      Batch b = rtnl.batch();
+      for (int i = 0; i < 300; i++) {
+        b.replaceRoute(Route.overlay(new Ipv4Subnet(Ipv4Subnet.parseAddress("10.244.0.0") + 8 * i, 29),
+            ip("10.244.0.1"), vx.index()));
+      }
+      assertThat(b.execute()).isEmpty();
+      release.countDown();
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+          assertThat(events).contains(new NetlinkEvent.Overrun()));
+      Route after = Route.overlay(net("10.244.200.0/24"), ip("10.244.200.0"), vx.index());
+      rtnl.replaceRoute(after);
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+          assertThat(events).contains(new NetlinkEvent.RouteChanged(after, false)));
     }
   }
 

@@ -29,8 +29,8 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(60)
 class NetlinkParserFuzzTest {
   private static final long SEED = 0x7a27a2L;
-  private static final int MUTATIONS = 15_000;
-  private static final int RANDOM_BUFFERS = 10_000;
+  private static final int MUTATIONS = 12_000;
+  private static final int RANDOM_BUFFERS = 8_000;
   private static final int[] TYPES = {2, 3, 16, 17, 20, 21, 24, 25, 28, 29};
 
   private static List<byte[]> seeds() throws Exception {
