@@ -39,6 +39,7 @@ public final class Reconciler {
   private final RtNetlink nl;
   private volatile DesiredState lastApplied;
   private Set<Object> lastFailed = Set.of();
+  private Set<Object> lastLeft = Set.of();
 
   public Reconciler(RtNetlink nl) {
     this.nl = Objects.requireNonNull(nl, "nl");
@@ -59,6 +60,7 @@ public final class Reconciler {
     long start = System.nanoTime();
     int dev = desired.link();
     lastApplied = desired;
+    reportLeftOut(desired);
 
     // ---- what the kernel has
     Map<Inet4Address, Neighbour> actualNeigh = new HashMap<>();
@@ -324,6 +326,25 @@ public final class Reconciler {
           took.toMillis());
     }
     return result;
+  }
+
+  /** One WARN per lease newly skipped or losing a conflict; INFO when it is programmed again. */
+  private void reportLeftOut(DesiredState desired) {
+    Set<Object> now = new HashSet<>();
+    for (DesiredState.Skipped s : desired.skipped()) {
+      now.add(s);
+      if (!lastLeft.contains(s)) {
+        log.warn("lease {} is not programmed: {}", s.subnet(), s.reason());
+      }
+    }
+    for (DesiredState.Conflict c : desired.conflicts()) {
+      now.add(c);
+      if (!lastLeft.contains(c)) {
+        log.warn("lease {} is not programmed: {} with {} (which is kept)", c.dropped(), c.reason(),
+            c.kept());
+      }
+    }
+    lastLeft = now;
   }
 
   private static <T> ReconcileResult.Counts counts(int expected, List<T> add, List<T> del,
