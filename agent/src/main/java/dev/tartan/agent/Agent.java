@@ -11,8 +11,10 @@ import dev.tartan.agent.iface.ExternalInterfaceSelector;
 import dev.tartan.agent.masq.IptablesException;
 import dev.tartan.agent.masq.Sysctl;
 import dev.tartan.agent.masq.TrafficRules;
+import dev.tartan.agent.metrics.AgentMetrics;
 import dev.tartan.agent.netlink.route.Link;
 import dev.tartan.agent.netlink.route.NetlinkMonitor;
+import dev.tartan.agent.netlink.route.RtNetlink;
 import dev.tartan.agent.netlink.route.RtNetlinkClient;
 import dev.tartan.agent.routing.DriftWatcher;
 import dev.tartan.agent.routing.PeerTable;
@@ -67,6 +69,7 @@ public final class Agent implements AutoCloseable {
   private final List<AutoCloseable> closers = Collections.synchronizedList(new ArrayList<>());
   private final ScheduledExecutorService leaseExec = Executors.newSingleThreadScheduledExecutor(daemon("tartan-lease"));
   private final ScheduledExecutorService houseExec = Executors.newSingleThreadScheduledExecutor(daemon("tartan-housekeeping"));
+  private final AgentMetrics metrics = new AgentMetrics();
 
   private volatile boolean closing;
   private volatile String notReady = "starting";
@@ -93,7 +96,9 @@ public final class Agent implements AutoCloseable {
   public void start() throws Exception {
     log.info("starting: etcd {} prefix {}, subnet file {}", cfg.etcdEndpoints(), cfg.etcdPrefix(), cfg.subnetFile());
     Optional<HealthServer> health = HealthServer.fromConfig(cfg, this::liveness, this::readiness);
+    metrics.lease(() -> lease, () -> leaseHeld);
     if (health.isPresent()) {
+      health.get().endpoint(AgentMetrics.PATH, metrics.endpoint());
       health.get().start();
       closers.add(health.get());
       log.info("health endpoints on http://{}:{}/healthz and /readyz", cfg.healthzIp().getHostAddress(),
@@ -103,6 +108,7 @@ public final class Agent implements AutoCloseable {
     notReady = "waiting for etcd";
     store = retry("connect to etcd", () -> EtcdLeaseStore.connect(cfg.etcdOptions()));
     closers.add(store);
+    metrics.etcd(store::watchReconnects, store::compactionsSeen, store::badKeysSkipped);
     notReady = "waiting for the network config";
     network = retry("read the network config", store::networkConfig);
     if (!"vxlan".equals(network.backendType())) {
@@ -118,7 +124,7 @@ public final class Agent implements AutoCloseable {
         backend.vni(), backend.effectivePort());
 
     notReady = "setting up the VXLAN device";
-    RtNetlinkClient nl = RtNetlinkClient.open();
+    RtNetlink nl = metrics.countErrors(RtNetlinkClient.open());
     closers.add(nl);
     external = new ExternalInterfaceSelector(nl).select(cfg);
     log.info("external interface {}", external);
@@ -144,15 +150,18 @@ public final class Agent implements AutoCloseable {
 
     notReady = "syncing peers";
     Reconciler reconciler = new Reconciler(nl);
-    loop = new ReconcileLoop("tartan-reconcile", cfg.resyncInterval(), vxlan.pass(reconciler, this::remotes));
+    loop = new ReconcileLoop("tartan-reconcile", cfg.resyncInterval(),
+        metrics.timed(vxlan.pass(reconciler, this::remotes)));
     closers.add(loop);
     peers = new PeerTable(acquired.subnet(), loop::trigger);
+    metrics.peers(peers::size);
     Subscription watch = store.watch(new OwnLeaseGuard(peers));
     closers.add(watch);
     awaitFirstSnapshot();
     loop.start(); // only now: a pass before the first snapshot would remove every peer
     DriftWatcher drift = new DriftWatcher(reconciler::lastApplied, vxlan.deviceName(), vxlan.bridgeName(),
         loop::trigger, name -> { }); // the watcher logs it; the loop's next pass recreates the device
+    metrics.drift(drift::counts);
     NetlinkMonitor monitor = RtNetlinkClient.monitor(null, drift);
     closers.add(monitor);
     while (!loop.awaitSynced(Duration.ofSeconds(30))) {
@@ -275,12 +284,14 @@ public final class Agent implements AutoCloseable {
           @Override
           public void onRenewed(SubnetLease renewed) {
             lease = renewed;
+            metrics.leaseRenewed();
             log.info("lease renewed: {} until {}", renewed.subnet(), renewed.expiresAt());
           }
 
           @Override
           public void onRenewFailed(Exception e, Duration retryIn) {
             // the renewer logs the failure itself
+            metrics.leaseRenewFailed();
           }
 
           @Override
@@ -316,6 +327,7 @@ public final class Agent implements AutoCloseable {
     try {
       SubnetLease l = store.acquire(attrs(), Optional.of(old));
       adopt(l, Optional.of(old));
+      metrics.leaseReacquired();
       if (!l.subnet().equals(old)) {
         vxlan.ownSubnet(l.subnet());
         peers.ownSubnet(l.subnet());
