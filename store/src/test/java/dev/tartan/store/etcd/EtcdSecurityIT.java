@@ -120,7 +120,7 @@ class EtcdSecurityIT {
   void tlsWithoutTheRequiredClientCertificateFailsNamingTheEndpoint() {
     URI endpoint = tls.clientEndpoints().get(0);
     assertThatThrownBy(() -> EtcdLeaseStore.connect(tlsOptions(certs.resolve("ca.pem"), null, null)))
-        .isInstanceOf(LeaseStoreException.class)
+        .isInstanceOf(EtcdAccessDeniedException.class)
         .hasMessageStartingWith("cannot reach etcd at " + endpoint);
   }
 
@@ -128,8 +128,10 @@ class EtcdSecurityIT {
   void aServerCertificateFromAnotherCaIsRefused() {
     assertThatThrownBy(() -> EtcdLeaseStore.connect(tlsOptions(certs.resolve("other-ca.pem"),
         certs.resolve("client.pem"), certs.resolve("client-key.pem"))))
-        .isInstanceOf(LeaseStoreException.class)
-        .hasMessageStartingWith("cannot reach etcd at " + tls.clientEndpoints().get(0));
+        .isInstanceOf(EtcdAccessDeniedException.class)
+        .hasMessageStartingWith("cannot reach etcd at " + tls.clientEndpoints().get(0))
+        .hasMessageContaining("--etcd-cafile " + certs.resolve("other-ca.pem"))
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
   }
 
   @Test
@@ -163,9 +165,24 @@ class EtcdSecurityIT {
     }
     EtcdOptions wrong = new EtcdOptions(plain.clientEndpoints(), "/auth/network", null, null, null, "root", "nope",
         Duration.ofSeconds(30));
-    assertThatThrownBy(() -> EtcdLeaseStore.connect(wrong)).isInstanceOf(LeaseStoreException.class)
+    assertThatThrownBy(() -> EtcdLeaseStore.connect(wrong)).isInstanceOf(EtcdAccessDeniedException.class)
         .hasMessageStartingWith("cannot reach etcd at " + plain.clientEndpoints().get(0))
         .hasMessageContaining("authentication failed")
+        .hasMessageContaining("--etcd-password")
         .satisfies(e -> assertThat(e.getMessage()).doesNotContain("nope"));
+    EtcdOptions none = new EtcdOptions(plain.clientEndpoints(), "/auth/network", null, null, null, null, null,
+        Duration.ofSeconds(30));
+    assertThatThrownBy(() -> EtcdLeaseStore.connect(none)).isInstanceOf(EtcdAccessDeniedException.class)
+        .hasMessageContaining("etcd requires authentication");
+    // a user without a role: etcd says "permission denied" for the prefix
+    try (Client admin = Client.builder().endpoints(plain.clientEndpoints()).user(ByteSequence.from("root", UTF_8))
+        .password(ByteSequence.from("s3cret", UTF_8)).build()) {
+      admin.getAuthClient().userAdd(ByteSequence.from("nobody", UTF_8), ByteSequence.from("pw", UTF_8))
+          .get(10, TimeUnit.SECONDS);
+    }
+    EtcdOptions roleless = new EtcdOptions(plain.clientEndpoints(), "/auth/network", null, null, null, "nobody",
+        "pw", Duration.ofSeconds(30));
+    assertThatThrownBy(() -> EtcdLeaseStore.connect(roleless)).isInstanceOf(EtcdAccessDeniedException.class)
+        .hasMessageContaining("grant user nobody read and write access to /auth/network/");
   }
 }

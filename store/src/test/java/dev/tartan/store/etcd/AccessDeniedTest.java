@@ -1,0 +1,46 @@
+package dev.tartan.store.etcd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import javax.net.ssl.SSLHandshakeException;
+import org.junit.jupiter.api.Test;
+
+/** Which connect failures are final (fail the start) and which may pass (retry). */
+class AccessDeniedTest {
+  static final EtcdOptions TLS = new EtcdOptions(List.of(URI.create("https://198.51.100.254:2379")), "/coreos.com/network",
+      Path.of("/etc/tartan/ca.pem"), null, null, "tartan", "pw", Duration.ofHours(24));
+
+  @Test
+  void aFailedHandshakeNamesTheCaFile() {
+    SSLHandshakeException tls = new SSLHandshakeException("PKIX path building failed");
+    String why = EtcdLeaseStore.accessDenied(new RuntimeException("UNAVAILABLE: io exception", tls), TLS);
+    assertThat(why).startsWith("the TLS handshake failed (PKIX path building failed)")
+        .contains("--etcd-cafile /etc/tartan/ca.pem").contains("--etcd-certfile").doesNotContain("\n");
+  }
+
+  @Test
+  void rejectedMissingOrUnprivilegedCredentialsAreFinal() {
+    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("UNAUTHENTICATED",
+        new RuntimeException("INVALID_ARGUMENT: etcdserver: authentication failed, invalid user ID or password")), TLS))
+        .contains("check --etcd-username and --etcd-password");
+    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("INVALID_ARGUMENT: etcdserver: user name is empty"),
+        TLS)).startsWith("etcd requires authentication");
+    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("PERMISSION_DENIED: etcdserver: permission denied"),
+        TLS)).contains("grant user tartan read and write access to /coreos.com/network/");
+  }
+
+  @Test
+  void outagesAreNotFinal() {
+    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("UNAVAILABLE: io exception",
+        new IOException("Connection refused")), TLS)).isNull();
+    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("UNAVAILABLE: Connection closed while performing TLS "
+        + "negotiation"), TLS)).isNull();
+    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("DEADLINE_EXCEEDED"), TLS)).isNull();
+    assertThat(EtcdLeaseStore.accessDenied(null, TLS)).isNull();
+  }
+}
