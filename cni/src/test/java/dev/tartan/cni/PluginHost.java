@@ -185,14 +185,14 @@ final class PluginHost implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
-    Exception first = null;
+  public void close() throws IOException {
+    IOException first = null;
     for (String ns : new ArrayList<>(namespaces)) {
       try {
         ip("netns", "del", ns);
         namespaces.remove(ns);
       } catch (Exception e) {
-        first = first == null ? e : first;
+        first = first == null ? new IOException("cleanup: ip netns del " + ns + " failed", e) : first;
       }
     }
     try (Stream<Path> walk = Files.walk(dir)) {

@@ -23,6 +23,8 @@ public final class PluginRunner {
   /** Default limit for one delegate run; bridge + host-local normally take 20-40 ms. */
   public static final long DEFAULT_TIMEOUT_MILLIS = 60_000;
   private static final int MAX_OUTPUT = 1 << 20;
+  /** Stdin up to this size is written before reading stdout: a Linux pipe buffers 64 KiB. */
+  private static final int INLINE_STDIN = 32 << 10;
 
   private final String cniPath;
   private final Map<String, String> cniEnv;
@@ -98,30 +100,37 @@ public final class PluginRunner {
     }
     Watchdog watchdog = new Watchdog(p, timeoutMillis);
     watchdog.start();
+    Feeder feeder = null;
     byte[] out;
     int status;
     try {
-      try (OutputStream os = p.getOutputStream()) {
-        os.write(stdin);
-      } catch (IOException e) {
-        // the delegate closed stdin early (it failed or does not read it): its exit status tells
+      if (stdin.length <= INLINE_STDIN) {
+        feed(p, stdin); // fits the pipe buffer: cannot block, whatever the delegate does
+      } else {
+        feeder = new Feeder(p, stdin); // a delegate may write before it has read everything
+        feeder.start();
       }
       out = p.getInputStream().readNBytes(MAX_OUTPUT);
       p.getInputStream().close();
       status = p.waitFor();
     } catch (IOException e) {
-      p.destroyForcibly();
+      Watchdog.killTree(p);
+      if (watchdog.fired) { // killing it closed the stream under the read
+        throw timedOut(what);
+      }
       throw new CniException(CniException.DELEGATE_FAILED, what + ": reading its output failed: " + e, "");
     } catch (InterruptedException e) {
-      p.destroyForcibly();
+      Watchdog.killTree(p);
       Thread.currentThread().interrupt();
       throw new CniException(CniException.DELEGATE_FAILED, what + ": interrupted", "");
     } finally {
       watchdog.interrupt();
+      if (feeder != null) {
+        feeder.interrupt();
+      }
     }
     if (watchdog.fired) {
-      throw new CniException(CniException.DELEGATE_FAILED, what + " timed out after " + timeoutMillis
-          + " ms and was killed", "");
+      throw timedOut(what);
     }
     String stdout = new String(out, StandardCharsets.UTF_8);
     if (status == 0) {
@@ -150,6 +159,19 @@ public final class PluginRunner {
     return versions;
   }
 
+  private CniException timedOut(String what) {
+    return new CniException(CniException.DELEGATE_FAILED, what + " timed out after " + timeoutMillis
+        + " ms and was killed", "");
+  }
+
+  private static void feed(Process p, byte[] stdin) {
+    try (OutputStream os = p.getOutputStream()) {
+      os.write(stdin);
+    } catch (IOException e) {
+      // the delegate closed stdin early (it failed or does not read it): its exit status tells
+    }
+  }
+
   private static CniException delegateError(String what, int status, String stdout) {
     try {
       Map<String, Object> e = Json.parseObject(stdout);
@@ -170,7 +192,28 @@ public final class PluginRunner {
         + " and printed no CNI error", shown);
   }
 
-  /** Kills the delegate when it runs too long; a thread is cheaper to start than an executor. */
+  /** Writes a large config to the delegate while the caller reads its output. */
+  private static final class Feeder extends Thread {
+    private final Process process;
+    private final byte[] stdin;
+
+    Feeder(Process process, byte[] stdin) {
+      super("cni-delegate-stdin");
+      setDaemon(true);
+      this.process = process;
+      this.stdin = stdin;
+    }
+
+    @Override
+    public void run() {
+      feed(process, stdin);
+    }
+  }
+
+  /**
+   * Kills the delegate, and whatever it started, when it runs too long; a thread is cheaper to start than an
+   * executor. Children are killed too, or one holding the delegate's stdout would keep the read waiting.
+   */
   private static final class Watchdog extends Thread {
     private final Process process;
     private final long millis;
@@ -188,11 +231,18 @@ public final class PluginRunner {
       try {
         if (!process.waitFor(millis, java.util.concurrent.TimeUnit.MILLISECONDS)) {
           fired = true;
-          process.destroyForcibly();
+          killTree(process);
         }
       } catch (InterruptedException e) {
         // the delegate finished in time
       }
+    }
+
+    static void killTree(Process process) {
+      for (Iterator<ProcessHandle> it = process.descendants().iterator(); it.hasNext(); ) {
+        it.next().destroyForcibly();
+      }
+      process.destroyForcibly();
     }
   }
 }
