@@ -32,8 +32,9 @@ import org.junit.jupiter.api.TestMethodOrder;
  * against localhost (connection local). The play runs inside a testbed host namespace so that it
  * reaches the testbed's etcd (authentication on) and so that nothing it does can touch the root
  * network namespace; the package and files land on this machine's file system and are purged at
- * the end. A second run must change nothing; then the agent, started from the generated files
- * exactly as tartan.service would start it, must become ready inside the namespace.
+ * the end. A second run must change nothing; a third takes the package from a URL instead; then the
+ * agent, started from the generated files exactly as tartan.service would start it, must become
+ * ready inside the namespace.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -160,6 +161,27 @@ class AnsibleRoleIT {
       assertThat(second.path("stats").path("localhost").path("changed").asInt())
           .as("second run changes nothing; tasks that did: %s", changedTasks(second)).isZero();
 
+      // Third run: the same package from a URL (an HTTP server inside the namespace), checksum pinned.
+      AgentProcess http = tb.startInHost(1, List.of("python3", "-m", "http.server", "--bind", "127.0.0.1",
+          "8088", "--directory", Deb.file().getParent().toString()), Map.of("PATH", "/usr/bin:/bin"), "http.log");
+      assertThat(Testbed.await(Duration.ofSeconds(20), () -> Run.exec(Duration.ofSeconds(5), List.of("ip", "netns",
+          "exec", tb.host(1), "curl", "-sfI", "http://127.0.0.1:8088/" + Deb.file().getFileName())).ok()))
+          .as("http.server up; log:\n%s", http.log()).isTrue();
+      vars.put("tartan_deb_src", "");
+      vars.put("tartan_deb_dir", work.resolve("deb-url").toString());
+      vars.put("tartan_deb_url", "http://127.0.0.1:8088/" + Deb.file().getFileName());
+      vars.put("tartan_deb_checksum", "sha256:" + sha256(Deb.file()));
+      Files.writeString(varsFile, JSON.writeValueAsString(vars));
+      JsonNode third = play(tb, inventory, varsFile, password);
+      assertThat(third.path("stats").path("localhost").path("failures").asInt()).isZero();
+      assertThat(task(third, "Download the package").path("changed").asBoolean()).isTrue();
+      assertThat(task(third, "Install the package (and its dependencies)").path("changed").asBoolean())
+          .as("the same version is installed already").isFalse();
+      assertThat(changedTasks(third))
+          .containsExactly("tartan : Create the package directory", "tartan : Download the package");
+      assertThat(work.resolve("deb-url").resolve(Deb.file().getFileName())).hasSameBinaryContentAs(Deb.file());
+      http.kill();
+
       // The agent from the generated files, started as tartan.service would start it.
       ServiceUnit unit = ServiceUnit.read(PackageInstallIT.UNIT);
       AgentProcess agent = tb.startInHost(1, unit.execStart(), unit.environment(Map.of()), "ansible-unit.log");
@@ -217,6 +239,15 @@ class AnsibleRoleIT {
       }
     }
     return names;
+  }
+
+  private static String sha256(Path file) throws IOException {
+    try {
+      return java.util.HexFormat.of().formatHex(
+          java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new AssertionError(e);
+    }
   }
 
   private static boolean onPath(String binary) {
