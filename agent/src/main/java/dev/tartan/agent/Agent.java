@@ -8,9 +8,12 @@ import dev.tartan.agent.health.HealthServer;
 import dev.tartan.agent.health.HealthServer.Check;
 import dev.tartan.agent.iface.ExternalInterface;
 import dev.tartan.agent.iface.ExternalInterfaceSelector;
+import dev.tartan.agent.iface.InterfaceSelectionException;
+import dev.tartan.agent.iface.NetworkOverlap;
 import dev.tartan.agent.masq.IptablesException;
 import dev.tartan.agent.masq.Sysctl;
 import dev.tartan.agent.masq.TrafficRules;
+import dev.tartan.agent.masq.VxlanPeerFilter;
 import dev.tartan.agent.metrics.AgentMetrics;
 import dev.tartan.agent.netlink.route.Link;
 import dev.tartan.agent.netlink.route.NetlinkMonitor;
@@ -33,6 +36,7 @@ import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.NetworkConfigMissingException;
 import dev.tartan.store.SubnetLease;
 import dev.tartan.store.Subscription;
+import dev.tartan.store.etcd.EtcdAccessDeniedException;
 import dev.tartan.store.etcd.EtcdLeaseStore;
 import java.io.IOException;
 import java.time.Clock;
@@ -42,11 +46,13 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -74,6 +80,8 @@ public final class Agent implements AutoCloseable {
   private volatile boolean closing;
   private volatile String notReady = "starting";
   private volatile boolean rulesInPlace = true;
+  private volatile VxlanPeerFilter peerFilter; // --vxlan-peer-filter, else null
+  private final AtomicBoolean peerFilterPending = new AtomicBoolean();
   private volatile boolean leaseHeld;
 
   private EtcdLeaseStore store;
@@ -130,6 +138,11 @@ public final class Agent implements AutoCloseable {
     log.info("external interface {}", external);
     vxlan = new VxlanNetwork(nl, backend, network.network(), external.vxlanLocal(), external.index(),
         external.mtu(), Bridge.DEFAULT_NAME);
+    try {
+      NetworkOverlap.check(nl, network.network(), Set.of(vxlan.deviceName(), vxlan.bridgeName()));
+    } catch (InterfaceSelectionException e) {
+      throw new AgentException(e.getMessage());
+    }
     Link device = vxlan.ensureDevice();
     log.info("vxlan device {} (ifindex {}, VtepMAC {}, mtu {})", device.name(), device.index(), device.mac(),
         vxlan.mtu());
@@ -153,11 +166,21 @@ public final class Agent implements AutoCloseable {
     loop = new ReconcileLoop("tartan-reconcile", cfg.resyncInterval(),
         metrics.timed(vxlan.pass(reconciler, this::remotes)));
     closers.add(loop);
-    peers = new PeerTable(acquired.subnet(), loop::trigger);
+    peers = new PeerTable(acquired.subnet(), this::peersChanged);
     metrics.peers(peers::size);
     Subscription watch = store.watch(new OwnLeaseGuard(peers));
     closers.add(watch);
     awaitFirstSnapshot();
+    if (cfg.vxlanPeerFilter()) {
+      peerFilter = VxlanPeerFilter.create(backend.effectivePort()); // set first: later changes re-sync it
+      peerFilter.update(VxlanPeerFilter.peerAddresses(peers.remotes()));
+    } else {
+      try {
+        VxlanPeerFilter.removeLeftovers();
+      } catch (IptablesException e) {
+        log.warn("cannot check for vxlan peer filter rules an earlier run left: {}", e.getMessage());
+      }
+    }
     loop.start(); // only now: a pass before the first snapshot would remove every peer
     DriftWatcher drift = new DriftWatcher(reconciler::lastApplied, vxlan.deviceName(), vxlan.bridgeName(),
         loop::trigger, name -> { }); // the watcher logs it; the loop's next pass recreates the device
@@ -169,7 +192,7 @@ public final class Agent implements AutoCloseable {
     }
 
     renewer = startRenewer(acquired);
-    if (traffic.enabled()) {
+    if (traffic.enabled() || peerFilter != null) {
       long every = cfg.iptablesResync().toMillis();
       houseExec.scheduleWithFixedDelay(this::resyncRules, every, every, TimeUnit.MILLISECONDS);
     }
@@ -419,9 +442,31 @@ public final class Agent implements AutoCloseable {
         subnet.prefixLength());
   }
 
+  /** The peers changed: reconcile, and re-sync the VXLAN peer filter (coalesced, off the watch thread). */
+  private void peersChanged() {
+    loop.trigger();
+    if (peerFilter != null && peerFilterPending.compareAndSet(false, true)) {
+      houseExec.execute(this::syncPeerFilter);
+    }
+  }
+
+  private void syncPeerFilter() {
+    peerFilterPending.set(false);
+    try {
+      peerFilter.update(VxlanPeerFilter.peerAddresses(peers.remotes()));
+    } catch (IptablesException e) {
+      log.warn("updating the vxlan peer filter failed: {}; retrying on the next iptables resync", e.getMessage());
+      rulesInPlace = false;
+    }
+  }
+
   private void resyncRules() {
     try {
       traffic.resync();
+      VxlanPeerFilter f = peerFilter;
+      if (f != null) {
+        f.resync(VxlanPeerFilter.peerAddresses(peers.remotes()));
+      }
       rulesInPlace = true;
     } catch (IptablesException e) {
       if (rulesInPlace) {
@@ -438,14 +483,17 @@ public final class Agent implements AutoCloseable {
 
   /**
    * Runs a store call until it succeeds, with backoff (1 s doubling to 10 s). Each distinct failure
-   * is logged once; a missing network config says how to create it.
+   * is logged once; a missing network config says how to create it. etcd refusing this client (TLS,
+   * credentials, permissions) ends the start at once: retrying with the same settings cannot help.
    */
-  private <T> T retry(String what, StoreCall<T> call) throws InterruptedException {
+  private <T> T retry(String what, StoreCall<T> call) throws InterruptedException, AgentException {
     Duration backoff = FIRST_BACKOFF;
     String lastLogged = null;
     while (true) {
       try {
         return call.call();
+      } catch (EtcdAccessDeniedException e) {
+        throw new AgentException(e.getMessage()); // wrong CA, certificate or password: retrying cannot help
       } catch (NetworkConfigMissingException e) {
         if (!e.getMessage().equals(lastLogged)) {
           log.info("waiting for the network config: {} (create it with `tartan network init --network CIDR`)",

@@ -39,6 +39,8 @@ import java.util.regex.Pattern;
  * @param leaseTtl               {@code --lease-ttl}, whole seconds, at least 1 s
  * @param resyncInterval         {@code --resync-interval}, positive
  * @param configFile             the {@code --config} file that was read, or null
+ * @param vxlanPeerFilter        {@code --vxlan-peer-filter}: accept VXLAN packets only from the
+ *                               public IPs of the network's hosts
  */
 public record AgentConfig(
     List<URI> etcdEndpoints,
@@ -62,7 +64,8 @@ public record AgentConfig(
     int healthzPort,
     Duration leaseTtl,
     Duration resyncInterval,
-    Path configFile) {
+    Path configFile,
+    boolean vxlanPeerFilter) {
 
   /** Smallest and largest {@code --subnet-lease-renew-margin}, in minutes (flannel's range). */
   public static final int MIN_RENEW_MARGIN_MINUTES = 1;
@@ -101,6 +104,19 @@ public record AgentConfig(
       throw new IllegalArgumentException("lease-ttl must be whole seconds, at least 1s, got " + leaseTtl);
     }
     requirePositive(requireNonNull(resyncInterval, "resyncInterval"), "resync-interval");
+  }
+
+  /** Without {@code vxlanPeerFilter} (false), the shape before that setting existed. */
+  public AgentConfig(List<URI> etcdEndpoints, String etcdPrefix, Path etcdCaFile, Path etcdCertFile,
+      Path etcdKeyFile, String etcdUsername, String etcdPassword, List<String> iface,
+      List<String> ifaceRegex, Inet4Address ifaceCanReach, Inet4Address publicIp, Path subnetFile,
+      Duration subnetLeaseRenewMargin, boolean ipMasq, boolean ipMasqFullyRandomDisable,
+      boolean iptablesForwardRules, Duration iptablesResync, InetAddress healthzIp, int healthzPort,
+      Duration leaseTtl, Duration resyncInterval, Path configFile) {
+    this(etcdEndpoints, etcdPrefix, etcdCaFile, etcdCertFile, etcdKeyFile, etcdUsername, etcdPassword,
+        iface, ifaceRegex, ifaceCanReach, publicIp, subnetFile, subnetLeaseRenewMargin, ipMasq,
+        ipMasqFullyRandomDisable, iptablesForwardRules, iptablesResync, healthzIp, healthzPort,
+        leaseTtl, resyncInterval, configFile, false);
   }
 
   private static void requirePositive(Duration d, String name) {
@@ -176,7 +192,8 @@ public record AgentConfig(
         + ", ipMasq=" + ipMasq + ", ipMasqFullyRandomDisable=" + ipMasqFullyRandomDisable
         + ", iptablesForwardRules=" + iptablesForwardRules + ", iptablesResync=" + iptablesResync
         + ", healthzIp=" + text(healthzIp) + ", healthzPort=" + healthzPort + ", leaseTtl=" + leaseTtl
-        + ", resyncInterval=" + resyncInterval + ", configFile=" + configFile + "]";
+        + ", resyncInterval=" + resyncInterval + ", configFile=" + configFile
+        + ", vxlanPeerFilter=" + vxlanPeerFilter + "]";
   }
 
   private static String text(InetAddress a) {

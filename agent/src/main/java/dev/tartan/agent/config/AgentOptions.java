@@ -106,6 +106,12 @@ public final class AgentOptions {
       description = "Full resync of routes, neighbours and FDB entries (default 10s).")
   String resyncInterval;
 
+  @Option(names = "--vxlan-peer-filter", paramLabel = "BOOL", arity = "0..1", fallbackValue = "true",
+      description = "Accept VXLAN packets (UDP to the VXLAN port) only from the public IPs of the "
+          + "network's hosts: iptables chain TARTAN-VXLAN, with an ipset when ipset is installed "
+          + "(default false).")
+  String vxlanPeerFilter;
+
   /** The value of {@code --config}, or null. */
   String config() {
     return config;
@@ -135,6 +141,7 @@ public final class AgentOptions {
     put(m, Setting.HEALTHZ_PORT, healthzPort);
     put(m, Setting.LEASE_TTL, leaseTtl);
     put(m, Setting.RESYNC_INTERVAL, resyncInterval);
+    put(m, Setting.VXLAN_PEER_FILTER, vxlanPeerFilter);
     return m;
   }
 

@@ -260,10 +260,11 @@ final class ConfigResolver {
           + raw.get(Setting.LEASE_TTL).source + ")");
     }
     Duration resync = positiveDuration(Setting.RESYNC_INTERVAL, raw);
+    boolean vxlanPeerFilter = bool(Setting.VXLAN_PEER_FILTER, raw);
     AgentConfig config = new AgentConfig(endpoints, prefix, ca, cert, key, user, password, iface,
         ifaceRegex, canReach, publicIp, subnetFile, Duration.ofMinutes(margin), ipMasq,
         randomFullyDisable, forwardRules, iptablesResync, healthzIp, healthzPort, leaseTtl, resync,
-        configFile);
+        configFile, vxlanPeerFilter);
     try {
       config.etcdOptions();
     } catch (IllegalArgumentException e) {

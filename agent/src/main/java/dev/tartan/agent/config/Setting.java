@@ -29,7 +29,8 @@ enum Setting {
   HEALTHZ_IP("healthz-ip", Kind.STRING),
   HEALTHZ_PORT("healthz-port", Kind.STRING),
   LEASE_TTL("lease-ttl", Kind.STRING),
-  RESYNC_INTERVAL("resync-interval", Kind.STRING);
+  RESYNC_INTERVAL("resync-interval", Kind.STRING),
+  VXLAN_PEER_FILTER("vxlan-peer-filter", Kind.STRING);
 
   /**
    * How raw values are shaped. STRING: one value. LIST: repeatable flag, one value from env, a list

@@ -193,9 +193,10 @@ public final class Iptables {
 
   // ---- processes
 
-  private record Result(int exit, String stdout, String stderr) {}
+  record Result(int exit, String stdout, String stderr) {}
 
-  private static Result run(List<String> prefix, List<String> command, String stdin)
+  /** Runs {@code prefix + command} with {@code stdin} (or none); also used by {@link Ipset}. */
+  static Result run(List<String> prefix, List<String> command, String stdin)
       throws IptablesException {
     List<String> cmd = new ArrayList<>(prefix);
     cmd.addAll(command);

@@ -14,7 +14,8 @@ import java.util.Set;
  *
  * <p>Per table: declare our chain when it is missing (declaring an existing chain would flush it);
  * delete anything in our chains that is not desired and the rules of obsolete sets; append each
- * jump once (extra copies deleted); then for each chain rule {@code -D} every existing copy and
+ * jump once (extra copies deleted), or for a {@link RuleSet#jumpFirst()} set insert it as rule 1
+ * unless it is already the one and only copy there; then for each chain rule {@code -D} every existing copy and
  * {@code -A} it, so the chain holds exactly the desired rules, contiguous and in order.
  */
 final class RestorePayload {
@@ -49,6 +50,9 @@ final class RestorePayload {
       }
       List<String> want = s.rules().stream().map(Rule::text).toList();
       if (!now.rulesOf(s.chain()).equals(want) || now.counts().getOrDefault(s.jump().text(), 0) != 1) {
+        return false;
+      }
+      if (s.jumpFirst() && !isFirst(s.jump(), now)) {
         return false;
       }
     }
@@ -104,11 +108,20 @@ final class RestorePayload {
     }
     for (RuleSet s : want) {
       int jumps = counts.getOrDefault(s.jump().text(), 0);
-      if (jumps == 0) {
-        append.add(s.jump().text());
-      }
-      for (int n = jumps; n > 1; n--) {
-        delete.add(s.jump().deleteLine());
+      if (s.jumpFirst()) {
+        if (jumps != 1 || !isFirst(s.jump(), now)) {
+          for (int n = jumps; n > 0; n--) {
+            delete.add(s.jump().deleteLine());
+          }
+          append.add(s.jump().insertFirstLine());
+        }
+      } else {
+        if (jumps == 0) {
+          append.add(s.jump().text());
+        }
+        for (int n = jumps; n > 1; n--) {
+          delete.add(s.jump().deleteLine());
+        }
       }
       for (Rule r : s.rules()) {
         for (int n = counts.getOrDefault(r.text(), 0); n > 0; n--) {
@@ -121,5 +134,11 @@ final class RestorePayload {
     lines.addAll(delete);
     lines.addAll(append);
     return lines;
+  }
+
+  /** Whether {@code jump} is the first rule of its (built-in) chain. */
+  private static boolean isFirst(Rule jump, SavedTable now) {
+    List<String> chain = now.rulesOf(jump.chain());
+    return !chain.isEmpty() && chain.get(0).equals(jump.text());
   }
 }

@@ -32,6 +32,11 @@ public record Rule(String chain, List<String> args) {
     return "-A " + chain + " " + spec();
   }
 
+  /** The line that inserts it first in its chain: {@code -I CHAIN 1 SPEC}. */
+  String insertFirstLine() {
+    return "-I " + chain + " 1 " + spec();
+  }
+
   /** The line that deletes it in an iptables-restore payload: {@code -D CHAIN SPEC}. */
   String deleteLine() {
     return "-D " + chain + " " + spec();

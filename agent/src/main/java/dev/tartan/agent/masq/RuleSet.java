@@ -13,8 +13,16 @@ import java.util.List;
  * @param chain the dedicated chain ({@code FLANNEL-POSTRTG}, {@code FLANNEL-FWD})
  * @param jump  {@code -A POSTROUTING ... -j FLANNEL-POSTRTG}
  * @param rules the chain's rules, in order
+ * @param jumpFirst the jump must be the FIRST rule of its built-in chain (inserted with
+ *              {@code -I CHAIN 1}, moved back there when something is inserted before it), so that
+ *              no earlier ACCEPT can bypass a filter; false: appended once, anywhere in the chain
  */
-public record RuleSet(String table, String chain, Rule jump, List<Rule> rules) {
+public record RuleSet(String table, String chain, Rule jump, List<Rule> rules, boolean jumpFirst) {
+  /** A set whose jump is appended ({@code jumpFirst} false). */
+  public RuleSet(String table, String chain, Rule jump, List<Rule> rules) {
+    this(table, chain, jump, rules, false);
+  }
+
   public RuleSet {
     requireNonNull(table, "table");
     requireNonNull(chain, "chain");
