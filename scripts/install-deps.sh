@@ -9,7 +9,7 @@ packages=(
   # real etcd for the tests and the demo
   etcd-server etcd-client
   # kernel data path, firewall, CNI delegates
-  iproute2 iptables nftables containernetworking-plugins conntrack
+  iproute2 iptables nftables ipset containernetworking-plugins conntrack
   # tools the tests and the demo use
   iputils-ping tcpdump iperf3 curl jq procps util-linux busybox-static
   # container runtime for the podman end-to-end test
