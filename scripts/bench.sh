@@ -8,7 +8,8 @@
 #   3. cold start   agent start with 5,000 peer leases -> 15,000 entries; restart -> READY (lease reused)
 #   4. memory       agent RSS with 5,000 peers, with the systemd unit's JVM flags
 #   5. CNI ADD      tartan-cni (+ bridge + host-local) / bare bridge + host-local (scripts/bench-cni.sh)
-#   6. allocation   200 concurrent acquirers on a 3-member etcd: duplicates, time to all leased
+#   6. allocation   200 concurrent acquirers (store clients) on a 3-member etcd, then 20 real agents at once:
+#                   duplicates, time to all leased
 #   +  netlink      15,000 rtnetlink operations batched vs unbatched (scripts/bench-netlink.sh)
 #
 # Usage: sudo scripts/bench.sh            (about 12-15 minutes; re-runs itself with sudo)
@@ -16,6 +17,7 @@
 #   BENCH_ONLY=datapath,agent,alloc,cni,netlink   run only these parts (BENCHMARKS.md lists what ran)
 #   BENCH_IPERF_RUNS=6  BENCH_IPERF_SECONDS=4     iperf3 runs per path and seconds per run (+1 s omitted)
 #   BENCH_SAMPLES=100   BENCH_COLD_RUNS=3   BENCH_READY_RUNS=5   BENCH_CNI_N=30   BENCH_ACQUIRERS=200
+#   BENCH_REAL_AGENTS=20                          real agent JVMs started at once after the 200 store clients
 #   BENCH_RERUN=auto|yes|no                       re-run parts 1-4 at the end (auto: when the load average
 #                                                 at the start exceeded the number of CPUs)
 #   BENCH_OUT=path                                where to write the report (default BENCHMARKS.md)
@@ -41,6 +43,7 @@ COLD_RUNS=${BENCH_COLD_RUNS:-3}
 READY_RUNS=${BENCH_READY_RUNS:-5}
 CNI_N=${BENCH_CNI_N:-30}
 ACQUIRERS=${BENCH_ACQUIRERS:-200}
+REAL_AGENTS=${BENCH_REAL_AGENTS:-20}
 RERUN=${BENCH_RERUN:-auto}
 OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
 
@@ -407,7 +410,8 @@ alloc_bench() {
   say "6. allocation: $ACQUIRERS concurrent acquirers on a 3-member etcd"
   mkdir -p "$WORK/alloc" "$WORK/alloc-out"
   ip netns exec "$CTL" java -Xmx1g -cp "$CP" dev.tartan.agent.bench.AllocationBench \
-    --work "$WORK/alloc" --out "$WORK/alloc-out" --acquirers "$ACQUIRERS" --rounds 3 2>&1 \
+    --work "$WORK/alloc" --out "$WORK/alloc-out" --acquirers "$ACQUIRERS" --rounds 3 \
+    --ctl "$CTL" --bridge br0 --launcher "$LAUNCHER" --jar "$JAR" --ns-prefix "${P}" --agents "$REAL_AGENTS" 2>&1 \
     | grep -E '^alloc-bench|Exception|rror' | grep -v 'INFO' || true
   if [ -f "$WORK/alloc-out/alloc.md" ]; then
     cp "$WORK/alloc-out/alloc.md" "$RES/alloc.md"

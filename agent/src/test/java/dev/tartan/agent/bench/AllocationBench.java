@@ -37,8 +37,13 @@ import java.util.concurrent.TimeUnit;
  * connected before the start signal; the time runs from the signal to the last lease. Duplicates
  * are counted from the results and again from what etcd holds afterwards.
  *
- * <p>Arguments ({@code --name value}): work, out, acquirers (200), rounds (3). Run by
- * {@code scripts/bench.sh} inside its control namespace (etcd on that namespace's 127.0.0.1).
+ * <p>Then, as far as real agents go on this machine: {@code agents} real {@code tartan agent} JVMs
+ * (through the unit's launcher), one per host namespace, started at the same moment against the same
+ * cluster; the time runs from the first exec to the last READY=1, and duplicates are counted in etcd.
+ *
+ * <p>Arguments ({@code --name value}): work, out, acquirers (200), rounds (3), and for the real agents
+ * ctl, bridge, launcher, jar, ns-prefix, agents (20; 0 skips them). Run by {@code scripts/bench.sh}
+ * inside its control namespace (etcd members on 198.51.100.254 there).
  */
 public final class AllocationBench {
   private static final Ipv4Subnet NETWORK = Ipv4Subnet.parse("10.20.0.0/16");
@@ -51,8 +56,9 @@ public final class AllocationBench {
     int rounds = Integer.parseInt(args.getOrDefault("rounds", "3"));
     Files.createDirectories(work);
 
-    EtcdClusterExtension etcd = EtcdClusterExtension.builder().members(3).logDirectory(work.resolve("etcd-logs"))
-        .build();
+    int agents = Integer.parseInt(args.getOrDefault("agents", "20"));
+    EtcdClusterExtension etcd = EtcdClusterExtension.builder().members(3).listenHost(BenchHost.GATEWAY)
+        .logDirectory(work.resolve("etcd-logs")).build();
     List<Client> clients = new ArrayList<>();
     ExecutorService pool = Executors.newFixedThreadPool(acquirers);
     Thread hook = new Thread(etcd::close, "alloc-bench-cleanup");
@@ -67,7 +73,7 @@ public final class AllocationBench {
               + "(own gRPC channel and connections), connected before the start. " + acquirers + " agent JVMs "
               + "(75–120 MiB RSS each, and 200 JVM start-ups at once) would not fit this 2-core machine. Network "
               + NETWORK + " with /24 subnets (255 free); a fresh etcd prefix per round; etcd members on "
-              + "127.0.0.1 of the bench namespace, data on disk (fsync per write).")
+              + "198.51.100.254 (different ports) in the bench's control namespace, data on disk (fsync per write).")
           .line("")
           .line("| round | acquirers | distinct subnets | duplicates | keys in etcd / distinct PublicIPs | "
               + "start → all leased (ms) | per acquirer p50 / p99 (ms) | load avg |")
@@ -161,6 +167,10 @@ public final class AllocationBench {
           failedTotal == 0 ? "every acquirer leased; no target in the issue"
               : "**" + failedTotal + " acquires failed** (see the table)");
       report.flush();
+      if (agents > 0) {
+        realAgents(args, etcd, clients.get(0), agents, work, report);
+        report.flush();
+      }
     } finally {
       pool.shutdownNow();
       for (Client c : clients) {
@@ -168,6 +178,97 @@ public final class AllocationBench {
       }
       etcd.close();
       Runtime.getRuntime().removeShutdownHook(hook);
+    }
+  }
+
+  /** {@code n} real agent JVMs started at once, each in a host namespace of its own. */
+  private static void realAgents(Map<String, String> args, EtcdClusterExtension etcd, Client client, int n,
+      Path work, Report report) throws Exception {
+    String prefix = "/tartan-bench-agents/network";
+    Ipv4Subnet network = Ipv4Subnet.parse("10.21.0.0/16");
+    client.getKVClient().put(SyntheticPeers.bs(prefix + "/config"),
+        SyntheticPeers.bs("{\"Network\":\"" + network + "\",\"SubnetLen\":24,\"Backend\":{\"Type\":\"vxlan\"}}"))
+        .get(10, TimeUnit.SECONDS);
+    Path launcher = Path.of(args.get("launcher")).toAbsolutePath();
+    Path jar = Path.of(args.get("jar")).toAbsolutePath();
+    List<BenchHost> hosts = new ArrayList<>();
+    List<NotifySocket> sockets = new ArrayList<>();
+    List<BenchHost.AgentRun> runs = new ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        BenchHost h = BenchHost.create(args.get("ns-prefix") + "g" + i, args.get("ctl"), args.getOrDefault("bridge",
+            "br0"), 101 + i, work.resolve("g" + i));
+        hosts.add(h);
+        sockets.add(NotifySocket.bind(h.dir().resolve("notify.sock")));
+      }
+      String load = AgentBench.loadAvg();
+      long t0 = System.nanoTime();
+      for (int i = 0; i < n; i++) {
+        runs.add(hosts.get(i).startAgent(launcher, jar, etcd.endpointsCsv(), prefix, sockets.get(i).path()));
+      }
+      List<Double> ready = new ArrayList<>();
+      int notReady = 0;
+      for (int i = 0; i < n; i++) {
+        NotifySocket.Message m = sockets.get(i).awaitReady(Math.max(1000, 240_000 - (System.nanoTime() - t0) / 1_000_000));
+        if (m == null) {
+          notReady++;
+        } else {
+          ready.add((m.nanos() - t0) / 1e6);
+        }
+      }
+      List<KeyValue> kvs = client.getKVClient().get(SyntheticPeers.bs(prefix + "/subnets/"),
+          GetOption.builder().isPrefix(true).build()).get(30, TimeUnit.SECONDS).getKvs();
+      Set<String> ips = new HashSet<>();
+      for (KeyValue kv : kvs) {
+        ips.add(LeaseJson.decode(kv.getValue().toString(UTF_8)).publicIp().getHostAddress());
+      }
+      // what each agent believes it holds: FLANNEL_SUBNET of its subnet.env
+      Set<String> held = new HashSet<>();
+      int files = 0;
+      for (BenchHost h : hosts) {
+        Path env = h.dir().resolve("subnet.env");
+        if (Files.exists(env)) {
+          for (String line : Files.readAllLines(env)) {
+            if (line.startsWith("FLANNEL_SUBNET=")) {
+              held.add(line.substring("FLANNEL_SUBNET=".length()));
+              files++;
+            }
+          }
+        }
+      }
+      long dups = (files - held.size()) + ((long) kvs.size() - ips.size());
+      Stats s = ready.isEmpty() ? null : Stats.of(ready);
+      report.line("")
+          .linef("**Real agents, as far as this machine goes:** %d `tartan agent` JVMs (the unit's launcher and "
+              + "JVM flags), one per host namespace, exec'd at the same moment against the same 3-member cluster "
+              + "(network %s). Load average before: %s.", n, network, load)
+          .line("")
+          .line("| agents | READY | leases in etcd / distinct PublicIPs | subnet.env files / distinct subnets | "
+              + "duplicates | first exec → READY: p50 / last (ms) |")
+          .line("|---|---|---|---|---|---|")
+          .linef("| %d | %d%s | %d / %d | %d / %d | %d | %s |", n, n - notReady, notReady == 0 ? "" : " (" + notReady
+              + " not within 240 s)", kvs.size(), ips.size(), files, held.size(), dups,
+              s == null ? "-" : Stats.fmt(s.median()) + " / " + Stats.fmt(s.max()))
+          .line("");
+      report.mustBeZero("6. Allocation: " + n + " real agent JVMs at once (3-member etcd): duplicate subnets", dups,
+          dups + " (" + kvs.size() + " leases for " + n + " agents)");
+      report.reported("6. Allocation: " + n + " real agent JVMs at once: first exec → all READY",
+          s == null ? "none ready" : Stats.fmt(s.max()) + " ms (p50 " + Stats.fmt(s.median()) + " ms)",
+          notReady == 0 ? "all ready; dominated by " + n + " JVM start-ups sharing " 
+              + Runtime.getRuntime().availableProcessors() + " CPUs"
+              : "**" + notReady + " agents not ready within 240 s**");
+      System.out.printf(Locale.ROOT, "alloc-bench: %d real agents: %d ready, last after %s ms, %d duplicates%n", n,
+          n - notReady, s == null ? "-" : Stats.fmt(s.max()), dups);
+    } finally {
+      for (BenchHost.AgentRun r : runs) {
+        r.stop();
+      }
+      for (NotifySocket sock : sockets) {
+        sock.close();
+      }
+      for (BenchHost h : hosts) {
+        h.close();
+      }
     }
   }
 }
