@@ -38,7 +38,10 @@ import org.slf4j.LoggerFactory;
  *   <li>on a broken stream, report {@code onDisconnected} once and reconnect from the resume revision
  *       with backoff 100 ms, x2, capped at 5 s, reset once the watch is created again
  *       ({@code onReconnected});
- *   <li>on compaction, list again and deliver the new full snapshot.
+ *   <li>on compaction, list again and deliver the new full snapshot;
+ *   <li>when a reconnected watch finds etcd at a revision below the one it had already seen, etcd's
+ *       data was lost or restored from a backup (a watch from a future revision would wait silently
+ *       for revisions that may never carry our keys): list again and deliver the new snapshot.
  * </ol>
  */
 final class LeaseWatch implements Subscription {
@@ -58,7 +61,7 @@ final class LeaseWatch implements Subscription {
 
   private record Completed(int generation) implements Signal {}
 
-  private enum Outcome { COMPACTED, BROKEN, CLOSED }
+  private enum Outcome { COMPACTED, REWOUND, BROKEN, CLOSED }
 
   private final EtcdLeaseStore store;
   private final LeaseListener listener;
@@ -73,6 +76,7 @@ final class LeaseWatch implements Subscription {
   private boolean disconnected;
   private long backoffMillis = MIN_BACKOFF_MILLIS;
   private String brokenReason;
+  private long rewoundTo;
 
   LeaseWatch(EtcdLeaseStore store, LeaseListener listener) {
     this.store = store;
@@ -117,6 +121,11 @@ final class LeaseWatch implements Subscription {
           store.countCompaction();
           LOG.info("watch on {} ran into a compaction at revision {}; re-listing the leases",
               store.subnetsKeyPrefix(), resumeRevision);
+          needSnapshot = true;
+        } else if (o == Outcome.REWOUND) {
+          LOG.warn("etcd answers at revision {}, behind revision {} this watch had already seen (its data was "
+              + "lost or restored from a backup, or the member lags); re-listing the leases", rewoundTo,
+              resumeRevision - 1);
           needSnapshot = true;
         } else if (o == Outcome.BROKEN) {
           outage(brokenReason);
@@ -175,6 +184,11 @@ final class LeaseWatch implements Subscription {
         if (s instanceof Next) {
           WatchResponse r = ((Next) s).response();
           if (r.isCreatedNotify()) {
+            long current = r.getHeader().getRevision();
+            if (current + 1 < resumeRevision) {
+              rewoundTo = current;
+              return Outcome.REWOUND;
+            }
             connected();
           } else if (!r.getEvents().isEmpty()) {
             handle(r.getEvents());
