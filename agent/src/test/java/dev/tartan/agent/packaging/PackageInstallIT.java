@@ -139,7 +139,8 @@ class PackageInstallIT {
   /**
    * The unit's own ExecStart and EnvironmentFile, the environment systemd would give it
    * (NOTIFY_SOCKET, WATCHDOG_USEC from WatchdogSec), run inside a testbed host against the testbed's
-   * etcd with authentication on: READY=1 arrives only when /readyz answers 200, watchdog pings come
+   * etcd with authentication on, confined to the unit's CapabilityBoundingSet with NoNewPrivileges:
+   * READY=1 arrives only when /readyz answers 200, watchdog pings come
    * well within WatchdogSec, the main PID is the JVM, the password never appears on its command line,
    * and SIGTERM (systemctl stop) ends it with an exit status the unit counts as success.
    */
@@ -149,6 +150,8 @@ class PackageInstallIT {
     String reason = Testbed.unavailableReason();
     assumeTrue(reason == null, reason);
     assumeTrue(NotifyReceiver.available(), "needs python3 (the stand-in for systemd's notify socket)");
+    assumeTrue(Run.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v setpriv")).ok(),
+        "needs setpriv (util-linux) to apply the unit's capability bounding set");
     ServiceUnit unit = ServiceUnit.read(UNIT);
     assertThat(unit.get("Type")).contains("notify");
     Duration watchdog = unit.watchdog().orElseThrow();
@@ -183,7 +186,10 @@ class PackageInstallIT {
           "NOTIFY_SOCKET", notify.socket().toString(),
           "WATCHDOG_USEC", Long.toString(watchdog.toNanos() / 1000)));
       assertThat(env).containsEntry("FLANNELD_ETCD_PASSWORD", password);
-      AgentProcess agent = tb.startInHost(1, unit.execStart(), env, "unit.log");
+      // Confined like systemd would confine it: the unit's capability bounding set, no new privileges.
+      List<String> argv = new java.util.ArrayList<>(unit.setprivPrefix());
+      argv.addAll(unit.execStart());
+      AgentProcess agent = tb.startInHost(1, argv, env, "unit.log");
 
       NotifyReceiver.Message ready = null;
       long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
@@ -197,6 +203,8 @@ class PackageInstallIT {
       long pid = agent.pid();
       assertThat(Files.readString(Path.of("/proc/" + pid + "/comm")).strip())
           .as("the launcher execs java: the main PID is the JVM").isEqualTo("java");
+      String status = Files.readString(Path.of("/proc/" + pid + "/status"));
+      assertThat(status).contains("CapBnd:\t0000000000003000").contains("NoNewPrivs:\t1");
       String cmdline = Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' ');
       assertThat(cmdline).contains("-Xmx64m", "-Dtartan.started.by=PackageInstallIT",
           "-jar /usr/share/tartan/tartan.jar agent --config /etc/tartan/agent.conf");

@@ -78,6 +78,26 @@ record ServiceUnit(Map<String, List<String>> service) {
     return files;
   }
 
+  /**
+   * How systemd would confine the main process, as a {@code setpriv} prefix: the unit's
+   * CapabilityBoundingSet= (nothing inheritable) and NoNewPrivileges=. The file-system sandbox
+   * (ProtectSystem=, PrivateTmp=, ...) needs systemd itself and is not modelled.
+   */
+  List<String> setprivPrefix() {
+    List<String> argv = new ArrayList<>(List.of("setpriv"));
+    get("CapabilityBoundingSet").ifPresent(caps -> {
+      StringBuilder set = new StringBuilder("-all");
+      for (String cap : caps.split("\\s+")) {
+        set.append(",+").append(cap.toLowerCase(java.util.Locale.ROOT).replaceFirst("^cap_", ""));
+      }
+      argv.addAll(List.of("--bounding-set", set.toString(), "--inh-caps", "-all"));
+    });
+    if (get("NoNewPrivileges").filter(v -> v.equals("yes") || v.equals("true")).isPresent()) {
+      argv.add("--no-new-privs");
+    }
+    return argv;
+  }
+
   /** WatchdogSec= as a duration (plain seconds or a number with s/min/ms). */
   Optional<Duration> watchdog() {
     return get("WatchdogSec").map(ServiceUnit::timespan);

@@ -27,6 +27,13 @@ class ServiceUnitTest {
   }
 
   @Test
+  void setprivPrefixAppliesTheBoundingSetAndNoNewPrivileges() {
+    assertThat(ServiceUnit.read(SOURCE).setprivPrefix()).containsExactly(
+        "setpriv", "--bounding-set", "-all,+net_admin,+net_raw", "--inh-caps", "-all", "--no-new-privs");
+    assertThat(ServiceUnit.parse("[Service]\nExecStart=/bin/x\n").setprivPrefix()).containsExactly("setpriv");
+  }
+
+  @Test
   void isHardenedAsFarAsTheJvmAndNetlinkAllow() {
     ServiceUnit unit = ServiceUnit.read(SOURCE);
     assertThat(unit.get("CapabilityBoundingSet")).contains("CAP_NET_ADMIN CAP_NET_RAW");
