@@ -69,7 +69,8 @@ public final class LeasesCommand implements Runnable {
     @Override
     public Integer call() throws LeaseStoreException {
       List<SubnetLease> leases;
-      try (EtcdLeaseStore store = Stores.open(etcd)) {
+      try (Progress progress = Progress.start(spec.commandLine().getErr(), "reading the leases and their TTLs from etcd");
+          EtcdLeaseStore store = Stores.open(etcd)) {
         leases = store.list();
       }
       PrintWriter out = spec.commandLine().getOut();
