@@ -1,6 +1,7 @@
 package dev.tartan.agent;
 
 import dev.tartan.agent.cli.Cli;
+import dev.tartan.agent.cli.DoctorCommand;
 import dev.tartan.agent.cli.LeasesCommand;
 import dev.tartan.agent.cli.NetworkCommand;
 import java.util.function.Function;
@@ -25,6 +26,7 @@ import picocli.CommandLine.Spec;
         AgentCommand.class,
         NetworkCommand.class,
         LeasesCommand.class,
+        DoctorCommand.class,
     })
 public final class Main implements Runnable {
   @Spec
