@@ -43,6 +43,7 @@ public final class Testbed implements AutoCloseable {
   private final List<AgentProcess> agents = Collections.synchronizedList(new ArrayList<>());
   private final Thread hook = new Thread(this::teardown, "testbed-cleanup");
   private final int etcdMembers;
+  private java.util.function.UnaryOperator<EtcdClusterExtension.Builder> etcdOptions = b -> b;
   private EtcdClusterExtension etcd;
 
   private Testbed(int hosts, int etcdMembers) {
@@ -77,7 +78,18 @@ public final class Testbed implements AutoCloseable {
 
   /** Like {@link #create(int)} with an etcd cluster of {@code etcdMembers} members. */
   public static Testbed create(int hosts, int etcdMembers) {
+    return create(hosts, etcdMembers, b -> b);
+  }
+
+  /**
+   * Like {@link #create(int, int)}, with {@code etcdOptions} applied to the etcd builder on every
+   * {@link #startEtcd()} (e.g. TLS: {@code b -> b.clientScheme("https").extraArgs(...).etcdctlArgs(...)};
+   * its server certificate must name {@link #ETCD_IP}).
+   */
+  public static Testbed create(int hosts, int etcdMembers,
+      java.util.function.UnaryOperator<EtcdClusterExtension.Builder> etcdOptions) {
     Testbed tb = new Testbed(hosts, etcdMembers);
+    tb.etcdOptions = java.util.Objects.requireNonNull(etcdOptions, "etcdOptions");
     try {
       tb.build();
       return tb;
@@ -137,11 +149,11 @@ public final class Testbed implements AutoCloseable {
 
   /** Starts etcd (fresh data) inside the control namespace and waits until it is healthy. */
   public void startEtcd() {
-    etcd = EtcdClusterExtension.builder()
+    etcd = etcdOptions.apply(EtcdClusterExtension.builder()
         .members(etcdMembers)
         .netns(ns("ctl"))
         .listenHost(ETCD_IP)
-        .logDirectory(dir.resolve("etcd-logs"))
+        .logDirectory(dir.resolve("etcd-logs")))
         .build();
     etcd.start();
   }
@@ -375,7 +387,7 @@ public final class Testbed implements AutoCloseable {
     }
   }
 
-  static void sleep(long ms) {
+  public static void sleep(long ms) {
     try {
       Thread.sleep(ms);
     } catch (InterruptedException e) {
