@@ -501,9 +501,11 @@ public final class Agent implements AutoCloseable {
           lastLogged = e.getMessage();
         }
       } catch (LeaseStoreException e) {
-        if (!e.getMessage().equals(lastLogged)) {
+        // the same failure for another randomly chosen subnet key is the same failure
+        String key = e.getMessage().replaceAll("/subnets/[0-9.]+-[0-9]+", "/subnets/*");
+        if (!key.equals(lastLogged)) {
           log.warn("cannot {} yet: {}; retrying", what, e.getMessage());
-          lastLogged = e.getMessage();
+          lastLogged = key;
         }
       }
       if (closing) {

@@ -800,25 +800,38 @@ public final class EtcdLeaseStore implements LeaseStore {
   }
 
   static boolean isTransient(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
+    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
       if (c instanceof EtcdException) {
-        switch (((EtcdException) c).getErrorCode()) {
-          case UNAVAILABLE:
-          case DEADLINE_EXCEEDED:
-          case ABORTED:
-          case RESOURCE_EXHAUSTED:
-          case INTERNAL:
-          case UNKNOWN:
-            return true;
-          default:
-            return false;
-        }
+        return transientCode(((EtcdException) c).getErrorCode().name());
       }
-      if (c instanceof io.grpc.StatusRuntimeException || c instanceof IOException) {
+      // grpc's status as it is: PERMISSION_DENIED, UNAUTHENTICATED, INVALID_ARGUMENT ... will not pass
+      // by themselves (retrying them only repeats the same error)
+      if (c instanceof io.grpc.StatusRuntimeException) {
+        return transientCode(((io.grpc.StatusRuntimeException) c).getStatus().getCode().name());
+      }
+      if (c instanceof io.grpc.StatusException) {
+        return transientCode(((io.grpc.StatusException) c).getStatus().getCode().name());
+      }
+      if (c instanceof IOException) {
         return true;
       }
     }
     return false;
+  }
+
+  private static boolean transientCode(String code) {
+    switch (code) {
+      case "UNAVAILABLE":
+      case "CANCELLED":
+      case "DEADLINE_EXCEEDED":
+      case "ABORTED":
+      case "RESOURCE_EXHAUSTED":
+      case "INTERNAL":
+      case "UNKNOWN":
+        return true;
+      default:
+        return false;
+    }
   }
 
   static String rootMessage(Throwable t) {

@@ -35,6 +35,19 @@ class AccessDeniedTest {
   }
 
   @Test
+  void refusalsAreNotRetriedAsIfEtcdWereDown() {
+    assertThat(EtcdLeaseStore.isTransient(new RuntimeException(new io.grpc.StatusRuntimeException(
+        io.grpc.Status.PERMISSION_DENIED.withDescription("etcdserver: permission denied"))))).isFalse();
+    assertThat(EtcdLeaseStore.isTransient(new io.grpc.StatusRuntimeException(io.grpc.Status.UNAUTHENTICATED))).isFalse();
+    assertThat(EtcdLeaseStore.isTransient(new io.grpc.StatusException(io.grpc.Status.INVALID_ARGUMENT))).isFalse();
+    assertThat(EtcdLeaseStore.isTransient(new io.grpc.StatusRuntimeException(io.grpc.Status.UNAVAILABLE))).isTrue();
+    assertThat(EtcdLeaseStore.isTransient(new io.grpc.StatusRuntimeException(io.grpc.Status.DEADLINE_EXCEEDED)))
+        .isTrue();
+    assertThat(EtcdLeaseStore.isTransient(new RuntimeException(new IOException("Connection reset")))).isTrue();
+    assertThat(EtcdLeaseStore.isTransient(new RuntimeException("no cause"))).isFalse();
+  }
+
+  @Test
   void outagesAreNotFinal() {
     assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("UNAVAILABLE: io exception",
         new IOException("Connection refused")), TLS)).isNull();
