@@ -42,12 +42,14 @@ final class NotifyReceiver implements AutoCloseable {
       "");
 
   private final Path dir;
+  private final boolean ownsDir;
   private final Path socket;
   private final Process process;
   private final BlockingQueue<Message> queue = new LinkedBlockingQueue<>();
 
-  private NotifyReceiver(Path dir, Path socket, Process process) {
+  private NotifyReceiver(Path dir, boolean ownsDir, Path socket, Process process) {
     this.dir = dir;
+    this.ownsDir = ownsDir;
     this.socket = socket;
     this.process = process;
   }
@@ -56,13 +58,29 @@ final class NotifyReceiver implements AutoCloseable {
     return Run.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v python3")).ok();
   }
 
+  /** A receiver with its socket in a new temporary directory. */
   static NotifyReceiver start() {
     try {
-      Path dir = Files.createTempDirectory("tt-notify");
+      return start(Files.createTempDirectory("tt-notify"), true);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** A receiver with its socket {@code notify.sock} in {@code dir} (kept; the socket is removed at close). */
+  static NotifyReceiver startIn(Path dir) {
+    return start(dir, false);
+  }
+
+  private static NotifyReceiver start(Path dir, boolean ownsDir) {
+    try {
       Path socket = dir.resolve("notify.sock");
+      if (socket.toString().length() > 100) {
+        throw new IllegalStateException("socket path too long for AF_UNIX: " + socket);
+      }
       Process p = new ProcessBuilder("python3", "-u", "-c", SCRIPT, socket.toString())
           .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-      NotifyReceiver r = new NotifyReceiver(dir, socket, p);
+      NotifyReceiver r = new NotifyReceiver(dir, ownsDir, socket, p);
       BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
       String first = in.readLine();
       if (!"BOUND".equals(first)) {
@@ -116,8 +134,13 @@ final class NotifyReceiver implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    try (Stream<Path> s = Files.walk(dir)) {
-      s.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    try {
+      Files.deleteIfExists(socket);
+      if (ownsDir) {
+        try (Stream<Path> s = Files.walk(dir)) {
+          s.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
+      }
     } catch (IOException ignored) {
       // best effort
     }

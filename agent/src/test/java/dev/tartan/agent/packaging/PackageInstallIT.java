@@ -139,7 +139,8 @@ class PackageInstallIT {
   /**
    * The unit's own ExecStart and EnvironmentFile, the environment systemd would give it
    * (NOTIFY_SOCKET, WATCHDOG_USEC from WatchdogSec), run inside a testbed host against the testbed's
-   * etcd with authentication on, confined to the unit's CapabilityBoundingSet with NoNewPrivileges:
+   * etcd with authentication on, confined like the unit (file-system sandbox approximated in a mount
+   * namespace, CapabilityBoundingSet, NoNewPrivileges):
    * READY=1 arrives only when /readyz answers 200, watchdog pings come
    * well within WatchdogSec, the main PID is the JVM, the password never appears on its command line,
    * and SIGTERM (systemctl stop) ends it with an exit status the unit counts as success.
@@ -156,7 +157,8 @@ class PackageInstallIT {
     assertThat(unit.get("Type")).contains("notify");
     Duration watchdog = unit.watchdog().orElseThrow();
 
-    try (Testbed tb = Testbed.create(1); NotifyReceiver notify = NotifyReceiver.start()) {
+    boolean hostRunFlannel = Files.exists(Path.of("/run/flannel"));
+    try (Testbed tb = Testbed.create(1); NotifyReceiver notify = NotifyReceiver.startIn(tb.dir())) {
       String password = "pa\"ss $word`" + ProcessHandle.current().pid();
       EtcdAuth.enable(tb, "tartan", password);
       Run.Result init = Run.exec(Duration.ofMinutes(1), List.of("ip", "netns", "exec", tb.ns("ctl"),
@@ -169,7 +171,6 @@ class PackageInstallIT {
           "agent {",
           "  etcd-endpoints = \"" + tb.etcdEndpoints() + "\"",
           "  etcd-username = \"tartan\"",
-          "  subnet-file = \"" + tb.subnetFile(1) + "\"",
           "  ip-masq = true",
           "  healthz-ip = \"127.0.0.1\"",
           "  healthz-port = 8471",
@@ -186,8 +187,14 @@ class PackageInstallIT {
           "NOTIFY_SOCKET", notify.socket().toString(),
           "WATCHDOG_USEC", Long.toString(watchdog.toNanos() / 1000)));
       assertThat(env).containsEntry("FLANNELD_ETCD_PASSWORD", password);
-      // Confined like systemd would confine it: the unit's capability bounding set, no new privileges.
-      List<String> argv = new java.util.ArrayList<>(unit.setprivPrefix());
+      // Confined as systemd would confine it: the unit's file-system sandbox in a private mount
+      // namespace (so /run/flannel/subnet.env lands in the service's own /run), then its capability
+      // bounding set and no new privileges.
+      Path sandbox = tb.dir().resolve("sandbox.sh");
+      Files.writeString(sandbox, unit.sandboxScript());
+      List<String> argv = new java.util.ArrayList<>(List.of("unshare", "--mount", "--propagation", "private",
+          "sh", sandbox.toString()));
+      argv.addAll(unit.setprivPrefix());
       argv.addAll(unit.execStart());
       AgentProcess agent = tb.startInHost(1, argv, env, "unit.log");
 
@@ -212,7 +219,9 @@ class PackageInstallIT {
 
       String leases = EtcdAuth.rootGet(tb, "/coreos.com/network/subnets/");
       assertThat(leases).contains("\"PublicIP\":\"" + Testbed.hostIp(1) + "\"");
-      assertThat(Files.readString(tb.subnetFile(1))).contains("FLANNEL_NETWORK=10.77.0.0/16");
+      assertThat(Files.readString(Path.of("/proc/" + pid + "/root/run/flannel/subnet.env")))
+          .as("the default subnet file, in the service's RuntimeDirectory").contains("FLANNEL_NETWORK=10.77.0.0/16");
+      assertThat(Files.exists(Path.of("/run/flannel"))).as("the host's /run untouched").isEqualTo(hostRunFlannel);
 
       NotifyReceiver.Message ping1 = notify.await(t -> fields(t).contains("WATCHDOG=1"), watchdog);
       assertThat(ping1).as("a WATCHDOG=1 within WatchdogSec=%s of READY; log:\n%s", watchdog, agent.log()).isNotNull();

@@ -98,6 +98,71 @@ record ServiceUnit(Map<String, List<String>> service) {
     return argv;
   }
 
+  /**
+   * A shell script that approximates the unit's file-system sandbox in a private mount namespace
+   * (run it as {@code unshare --mount --propagation private sh SCRIPT COMMAND...}): PrivateTmp= (own
+   * /tmp and /var/tmp), an own empty /run holding only RuntimeDirectory= and the paths of
+   * ReadWritePaths=, ProtectHome= (/home and /root inaccessible) and ProtectSystem=strict (every
+   * other mount read-only; /proc, /sys and /dev stay). An absolute NOTIFY_SOCKET is made reachable at
+   * /run/systemd/ (NOTIFY_SOCKET rewritten). Unlike systemd, the rest of the host's /run is not
+   * visible at all. Settings it does not know make it fail rather than pretend.
+   */
+  String sandboxScript() {
+    List<String> sh = new ArrayList<>(List.of("set -eu"));
+    // systemd's notify socket stays reachable at /run/systemd/ (as /run/systemd/notify is for a real
+    // service): keep a handle on its directory before /tmp and /run are covered.
+    sh.add("notify=\"${NOTIFY_SOCKET:-}\"");
+    sh.add("case \"$notify\" in /*) exec 3<\"$(dirname \"$notify\")\" ;; esac");
+    if (get("PrivateTmp").filter(ServiceUnit::yes).isPresent()) {
+      sh.add("mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp");
+      sh.add("mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp");
+    }
+    sh.add("mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run");
+    List<String> writable = new ArrayList<>();
+    for (String dir : service.getOrDefault("RuntimeDirectory", List.of())) {
+      for (String d : dir.split("\\s+")) {
+        sh.add("mkdir -p /run/" + d);
+        writable.add("/run/" + d);
+      }
+    }
+    for (String paths : service.getOrDefault("ReadWritePaths", List.of())) {
+      for (String p : paths.split("\\s+")) {
+        String path = p.startsWith("-") ? p.substring(1) : p;
+        if (!path.startsWith("/run/")) {
+          throw new IllegalStateException("ReadWritePaths outside /run not modelled: " + p);
+        }
+        sh.add(": > " + path);
+        writable.add(path);
+      }
+    }
+    sh.add("case \"$notify\" in /*) mkdir -p /run/systemd; mount --bind /proc/self/fd/3 /run/systemd; exec 3<&-;");
+    sh.add("  NOTIFY_SOCKET=/run/systemd/$(basename \"$notify\"); export NOTIFY_SOCKET ;; esac");
+    // Writable spots are mounts of their own before /run turns read-only (a later bind would inherit
+    // the read-only flag).
+    for (String w : writable) {
+      sh.add("mount --bind " + w + " " + w);
+    }
+    if (get("ProtectHome").filter(ServiceUnit::yes).isPresent()) {
+      sh.add("for d in /home /root; do [ -d \"$d\" ] && mount -t tmpfs -o ro,mode=000 tmpfs \"$d\"; done");
+    }
+    String protect = get("ProtectSystem").orElse("no");
+    if (protect.equals("strict")) {
+      sh.add("for mp in $(awk '{print $5}' /proc/self/mountinfo | sort -u); do");
+      sh.add("  case \"$mp\" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/tmp|/var/tmp|/run|/run/*|/home|/root) continue ;; esac");
+      sh.add("  mount -o remount,bind,ro \"$mp\"");
+      sh.add("done");
+      sh.add("mount -o remount,bind,ro /run");
+    } else if (!protect.equals("no")) {
+      throw new IllegalStateException("ProtectSystem=" + protect + " not modelled");
+    }
+    sh.add("exec \"$@\"");
+    return String.join("\n", sh) + "\n";
+  }
+
+  private static boolean yes(String v) {
+    return v.equals("yes") || v.equals("true") || v.equals("1");
+  }
+
   /** WatchdogSec= as a duration (plain seconds or a number with s/min/ms). */
   Optional<Duration> watchdog() {
     return get("WatchdogSec").map(ServiceUnit::timespan);

@@ -34,6 +34,24 @@ class ServiceUnitTest {
   }
 
   @Test
+  void sandboxScriptModelsPrivateTmpRuntimeDirectoryProtectHomeAndProtectSystem() {
+    String script = ServiceUnit.read(SOURCE).sandboxScript();
+    assertThat(script.lines()).contains(
+        "mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp",
+        "mkdir -p /run/flannel",
+        ": > /run/xtables.lock",
+        "  mount -o remount,bind,ro \"$mp\"",
+        "mount -o remount,bind,ro /run",
+        "mount --bind /run/flannel /run/flannel",
+        "mount --bind /run/xtables.lock /run/xtables.lock",
+        "exec \"$@\"");
+    assertThatThrownBy(() -> ServiceUnit.parse("[Service]\nProtectSystem=full\n").sandboxScript())
+        .isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> ServiceUnit.parse("[Service]\nReadWritePaths=/var/lib/x\n").sandboxScript())
+        .isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
   void isHardenedAsFarAsTheJvmAndNetlinkAllow() {
     ServiceUnit unit = ServiceUnit.read(SOURCE);
     assertThat(unit.get("CapabilityBoundingSet")).contains("CAP_NET_ADMIN CAP_NET_RAW");
