@@ -238,6 +238,17 @@ class PackageInstallIT {
 
   @Test
   @Order(6)
+  void reinstallingKeepsTheAdministratorsConfigWithoutAPrompt() throws IOException {
+    String conf = Files.readString(Path.of("/etc/tartan/agent.conf"));
+    Run.Result again = Deb.install(); // stdin is /dev/null: a conffile prompt would fail here
+    assertThat(again.ok()).as(again.describe()).isTrue();
+    assertThat(Files.readString(Path.of("/etc/tartan/agent.conf"))).isEqualTo(conf);
+    assertThat(Path.of("/usr/share/tartan/tartan-cni.jsa")).as("rebuilt by postinst").isRegularFile();
+    assertThat(Deb.status()).isEqualTo("install ok installed");
+  }
+
+  @Test
+  @Order(7)
   void removeKeepsConfigAndPurgeLeavesNothingBehind() throws IOException {
     Run.Result remove = Deb.remove();
     assertThat(remove.ok()).as(remove.describe()).isTrue();
