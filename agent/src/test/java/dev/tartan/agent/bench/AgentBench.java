@@ -131,15 +131,38 @@ public final class AgentBench {
       report.failed("4. Memory: agent RSS, 5,000 peers", "≤ 96 MiB", e.toString());
     }
     report.flush();
+    List<String> rows = new ArrayList<>();
+    String memory = null;
+    Exception failure = null;
     try {
       if (cold != null) {
-        restarts(cold, "5,000 peers", intArg("ready-runs", 5));
+        rows.add(restartRuns(cold, PREFIX, "5,000 peers", intArg("ready-runs", 5)));
+        memory = nativeMemory(cold);
         closeHost(cold);
       }
-      smallRestarts(intArg("ready-runs", 5));
+      rows.add(smallRestarts(intArg("ready-runs", 5)));
     } catch (Exception e) {
-      failed("restart", e);
-      report.failed("3. Restart: start → READY, lease reused", "≤ 1000 ms", e.toString());
+      failure = e;
+    }
+    report.line("### 3b. Restart: agent start → READY with its lease reused")
+        .line("")
+        .line("`systemctl restart` as the unit would do it: SIGTERM (the agent leaves the lease and the kernel "
+            + "state in place), then exec again; time 0 just before the exec, end at `READY=1` on NOTIFY_SOCKET "
+            + "(the agent sends it once /readyz would answer 200: lease held, device, rules, subnet.env, first "
+            + "peer sync done). With 5,000 peers: the cold-start host (all entries already in its kernel); with 2 "
+            + "peers: a host in a second network (another etcd prefix) with two synthetic peers.")
+        .line("")
+        .line("| network | runs (ms, in order) | median (ms) | lease |")
+        .line("|---|---|---|---|");
+    rows.forEach(report::line);
+    report.line("");
+    if (failure != null) {
+      failed("restart", failure);
+      report.failed("3. Restart: start → READY, lease reused", "≤ 1000 ms", failure.toString());
+    }
+    timelines();
+    if (memory != null) {
+      report.line(memory);
     }
     report.flush();
   }
@@ -327,7 +350,7 @@ public final class AgentBench {
 
   private String leaseSource(AgentRun a) throws IOException {
     String log = Files.readString(a.log());
-    int i = log.lastIndexOf("lease acquired");
+    int i = log.lastIndexOf("EtcdLeaseStore - lease acquired");
     if (i < 0) {
       return "?";
     }
@@ -340,20 +363,7 @@ public final class AgentBench {
 
   // ---------------------------------------------------------------- 3b. restarts to READY
 
-  private void restarts(BenchHost h, String label, int runs) throws Exception {
-    report.line("### 3b. Restart: agent start → READY with its lease reused")
-        .line("")
-        .line("`systemctl restart` as the unit would do it: SIGTERM (the agent leaves the lease and the kernel "
-            + "state in place), then exec again; time 0 just before the exec, end at `READY=1` on NOTIFY_SOCKET "
-            + "(the agent sends it once /readyz would answer 200: lease held, device, rules, subnet.env, first "
-            + "peer sync done).")
-        .line("")
-        .line("| network | runs (ms, in order) | median (ms) | lease |")
-        .line("|---|---|---|---|");
-    restartRuns(h, PREFIX, label, runs);
-  }
-
-  private void smallRestarts(int runs) throws Exception {
+  private String smallRestarts(int runs) throws Exception {
     try (SyntheticPeers small = SyntheticPeers.create(etcd.clientEndpoints(), SMALL_PREFIX, SMALL_NETWORK)) {
       small.putRange(1, 3);
       BenchHost h = host("rs", 23);
@@ -361,13 +371,13 @@ public final class AgentBench {
         AgentRun first = h.startAgent(launcher, jar, etcd.endpointsCsv(), SMALL_PREFIX, n.path());
         awaitReady(n, first); // acquires the lease; not timed
       }
-      restartRuns(h, SMALL_PREFIX, "2 peers", runs);
+      String row = restartRuns(h, SMALL_PREFIX, "2 peers", runs);
       closeHost(h);
+      return row;
     }
-    report.line("");
   }
 
-  private void restartRuns(BenchHost h, String prefix, String label, int runs) throws Exception {
+  private String restartRuns(BenchHost h, String prefix, String label, int runs) throws Exception {
     List<Double> times = new ArrayList<>();
     String lease = "";
     for (int k = 0; k < runs; k++) {
@@ -385,11 +395,108 @@ public final class AgentBench {
     for (AgentRun a : running(h)) {
       a.stop();
     }
+    timeline(h, prefix, label);
     Stats s = Stats.of(times);
-    report.linef("| %s | %s | **%s** | %s |", label, s.rawList(0), Stats.fmt(s.median()), lease);
     report.atMost("3. Restart, " + label + ": start → READY, lease reused (median)", s.median(), 1000, "ms",
         String.format(Locale.ROOT, "%s ms (median of %d; %s–%s)", Stats.fmt(s.median()), s.n(), Stats.fmt(s.min()),
             Stats.fmt(s.max())));
+    return String.format(Locale.ROOT, "| %s | %s | **%s** | %s |", label, s.rawList(0), Stats.fmt(s.median()), lease);
+  }
+
+  private final List<String> timelines = new ArrayList<>();
+
+  /**
+   * One more restart (not counted) with the agent's log time-stamped (slf4j-simple's showDateTime, a
+   * system property only), to show where the time to READY goes.
+   */
+  private void timeline(BenchHost h, String prefix, String label) throws Exception {
+    AgentRun a;
+    NotifySocket.Message m;
+    try (NotifySocket n = NotifySocket.bind(h.dir().resolve("notify.sock"))) {
+      a = h.startAgent(launcher, jar, etcd.endpointsCsv(), prefix, n.path(), Map.of("TARTAN_JAVA_OPTS",
+          "-Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS"));
+      m = awaitReady(n, a);
+      a.stop();
+    }
+    double ready = ms(m.nanos() - a.startNanos());
+    StringBuilder sb = new StringBuilder();
+    sb.append(String.format(Locale.ROOT, "%s: READY after %.0f ms in this run; the agent's INFO lines, ms after the exec:%n",
+        label, ready));
+    sb.append("```\n");
+    java.time.LocalDate day = java.time.LocalDate.now();
+    for (String line : Files.readAllLines(a.log())) {
+      if (line.length() < 13 || !line.matches("^\\d\\d:\\d\\d:\\d\\d\\.\\d\\d\\d .*")) {
+        continue;
+      }
+      if (!line.contains(" INFO ") && !line.contains(" WARN ")) {
+        continue;
+      }
+      long at = java.time.LocalTime.parse(line.substring(0, 12)).atDate(day).atZone(java.time.ZoneId.systemDefault())
+          .toInstant().toEpochMilli();
+      String text = line.substring(13).replaceFirst("^\\[[^\\]]*\\] ", "").replace("dev.tartan.", "");
+      sb.append(String.format(Locale.ROOT, "%6d  %s%n", at - a.startMillis(),
+          text.length() > 150 ? text.substring(0, 147) + "..." : text));
+    }
+    sb.append("```\n");
+    timelines.add(sb.toString());
+  }
+
+  private void timelines() {
+    if (timelines.isEmpty()) {
+      return;
+    }
+    report.line("#### Where the time to READY goes")
+        .line("")
+        .line("One more restart per network after the timed ones, with the agent's log time-stamped "
+            + "(`-Dorg.slf4j.simpleLogger.showDateTime=true` via TARTAN_JAVA_OPTS, nothing else changed). The first "
+            + "line comes after the JVM start-up and the class loading up to the agent's first log statement.")
+        .line("");
+    for (String t : timelines) {
+      report.line(t);
+    }
+  }
+
+  /**
+   * The 5,000-peer agent once more with native memory tracking ({@code -XX:NativeMemoryTracking=summary},
+   * which itself costs a little memory), 20 s after READY: where the RSS goes.
+   */
+  private String nativeMemory(BenchHost h) throws Exception {
+    AgentRun a;
+    double rss;
+    dev.tartan.agent.testbed.Cmd.Result r;
+    try (NotifySocket n = NotifySocket.bind(h.dir().resolve("notify.sock"))) {
+      a = h.startAgent(launcher, jar, etcd.endpointsCsv(), PREFIX, n.path(),
+          Map.of("TARTAN_JAVA_OPTS", "-XX:NativeMemoryTracking=summary"));
+      awaitReady(n, a);
+      Thread.sleep(20_000);
+      rss = a.statusKb("VmRSS") / 1024.0;
+      String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+      r = dev.tartan.agent.testbed.Cmd.exec(
+          List.of(jcmd, Long.toString(a.pid()), "VM.native_memory", "summary", "scale=KB"), null);
+      a.stop();
+    }
+    StringBuilder sb = new StringBuilder();
+    sb.append("#### 4b. Where the agent's memory goes (native memory tracking)\n\n");
+    sb.append(String.format(Locale.ROOT, "The 5,000-peer agent restarted once more with `-XX:NativeMemoryTracking=summary` "
+        + "added (NMT's own bookkeeping is in the numbers), read 20 s after READY with `jcmd PID "
+        + "VM.native_memory summary`; VmRSS of this run: %.1f MiB. Committed memory by category (MiB; "
+        + "categories under 0.5 MiB left out; committed is not all resident):%n%n", rss));
+    if (!r.ok()) {
+      return sb.append("(jcmd failed: ").append(r.err().trim()).append(")\n").toString();
+    }
+    java.util.regex.Pattern cat = java.util.regex.Pattern.compile(
+        "^-?\\s*(Total|[A-Z][A-Za-z ]+?):? \\(?reserved=(\\d+)KB, committed=(\\d+)KB");
+    sb.append("| category | committed (MiB) |\n|---|---|\n");
+    for (String line : r.out().split("\n")) {
+      java.util.regex.Matcher mm = cat.matcher(line.trim());
+      if (mm.find()) {
+        double committed = Long.parseLong(mm.group(3)) / 1024.0;
+        if (committed >= 0.5 || mm.group(1).equals("Total")) {
+          sb.append(String.format(Locale.ROOT, "| %s | %.1f |%n", mm.group(1).trim(), committed));
+        }
+      }
+    }
+    return sb.toString();
   }
 
   private List<AgentRun> running(BenchHost h) {

@@ -35,8 +35,9 @@ final class BenchHost implements AutoCloseable {
   static BenchHost create(String ns, String ctl, String bridge, int octet, Path dir) throws IOException {
     Files.createDirectories(dir);
     BenchHost h = new BenchHost(ns, ctl, octet, dir);
-    String veth = "vb" + octet;
+    String veth = h.veth();
     try {
+      Cmd.quiet("ip", "-n", ctl, "link", "del", veth); // a leftover of an earlier host with this number
       Cmd.run("ip", "netns", "add", ns);
       Cmd.run("ip", "-n", ns, "link", "set", "lo", "up");
       Cmd.run("ip", "-n", ctl, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns);
@@ -53,6 +54,11 @@ final class BenchHost implements AutoCloseable {
 
   String ns() {
     return ns;
+  }
+
+  /** The veth end in the control namespace's bridge. */
+  private String veth() {
+    return "vb" + octet;
   }
 
   Path nsPath() {
@@ -75,6 +81,12 @@ final class BenchHost implements AutoCloseable {
    */
   AgentRun startAgent(Path launcher, Path jar, String endpoints, String prefix, Path notifySocket)
       throws IOException {
+    return startAgent(launcher, jar, endpoints, prefix, notifySocket, java.util.Map.of());
+  }
+
+  /** Like the above with extra environment, e.g. TARTAN_JAVA_OPTS for a diagnostic run. */
+  AgentRun startAgent(Path launcher, Path jar, String endpoints, String prefix, Path notifySocket,
+      java.util.Map<String, String> extraEnv) throws IOException {
     List<String> argv = new ArrayList<>(List.of("ip", "netns", "exec", ns, launcher.toString(), "agent",
         "--etcd-endpoints", endpoints, "--etcd-prefix", prefix,
         "--subnet-file", dir.resolve("subnet.env").toString(), "--ip-masq",
@@ -86,9 +98,11 @@ final class BenchHost implements AutoCloseable {
         || k.equals("JAVA_OPTS") || k.equals("TARTAN_JAVA_OPTS") || k.equals("JAVA_TOOL_OPTIONS"));
     pb.environment().put("TARTAN_JAR", jar.toString());
     pb.environment().put("NOTIFY_SOCKET", notifySocket.toString());
+    pb.environment().putAll(extraEnv);
+    long wall = System.currentTimeMillis();
     long t0 = System.nanoTime();
     Process p = pb.start();
-    AgentRun a = new AgentRun(p, t0, log);
+    AgentRun a = new AgentRun(p, t0, wall, log);
     agents.add(a);
     return a;
   }
@@ -97,12 +111,19 @@ final class BenchHost implements AutoCloseable {
   static final class AgentRun {
     private final Process process;
     private final long startNanos;
+    private final long startMillis;
     private final Path log;
 
-    AgentRun(Process process, long startNanos, Path log) {
+    AgentRun(Process process, long startNanos, long startMillis, Path log) {
       this.process = process;
       this.startNanos = startNanos;
+      this.startMillis = startMillis;
       this.log = log;
+    }
+
+    /** {@link System#currentTimeMillis()} just before the process was started. */
+    long startMillis() {
+      return startMillis;
     }
 
     long pid() {
@@ -171,7 +192,9 @@ final class BenchHost implements AutoCloseable {
       kill.addAll(List.of(pids.split("\\s+")));
       Cmd.quiet(kill.toArray(String[]::new));
     }
+    // Deleting one end of a veth deletes both at once; a namespace's own links go only when the kernel
+    // gets round to cleaning it up, which can be after the next host with this number is created.
+    Cmd.quiet("ip", "-n", ctl, "link", "del", veth());
     Cmd.quiet("ip", "netns", "del", ns);
-    // the veth end in the bridge goes with its peer
   }
 }
