@@ -11,6 +11,7 @@ import dev.tartan.agent.routing.DriftWatcher;
 import dev.tartan.agent.routing.ReconcileLoop;
 import dev.tartan.agent.routing.ReconcileResult;
 import dev.tartan.store.SubnetLease;
+import io.prometheus.client.Collector.MetricFamilySamples;
 import io.prometheus.client.CollectorRegistry;
 import io.prometheus.client.dropwizard.DropwizardExports;
 import io.prometheus.client.exporter.common.TextFormat;
@@ -20,6 +21,8 @@ import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -47,6 +50,26 @@ import java.util.function.ToIntFunction;
 public final class AgentMetrics {
   /** The HTTP path. */
   public static final String PATH = "/metrics";
+
+  /** HELP lines by Prometheus family name (counters without {@code _total}); JVM ones keep the bridge's. */
+  private static final Map<String, String> HELP = Map.ofEntries(
+      Map.entry("tartan_lease_info", "This host's lease: 1 with its subnet and PublicIP as labels"),
+      Map.entry("tartan_lease_held", "1 while the lease is held, 0 while it is being re-acquired"),
+      Map.entry("tartan_lease_ttl_seconds", "Seconds until etcd expires the lease (+Inf for a reservation)"),
+      Map.entry("tartan_lease_renewals", "Lease renewals"),
+      Map.entry("tartan_lease_renewal_failures", "Failed lease renewal attempts"),
+      Map.entry("tartan_lease_reacquisitions", "Times the lease was lost and acquired again"),
+      Map.entry("tartan_peers_known", "Remote leases the etcd watch knows"),
+      Map.entry("tartan_kernel_entries_expected", "Entries the leases ask for, after the last reconcile"),
+      Map.entry("tartan_kernel_entries_present", "Expected entries present in the kernel after the last reconcile"),
+      Map.entry("tartan_reconcile_runs", "Reconcile passes"),
+      Map.entry("tartan_reconcile_failures", "Reconcile passes that failed"),
+      Map.entry("tartan_reconcile_duration_seconds", "Wall time of a reconcile pass"),
+      Map.entry("tartan_drift_repairs", "Changes to Tartan's kernel state by someone else, repaired, by kind"),
+      Map.entry("tartan_netlink_errors", "Netlink requests the kernel refused, by errno"),
+      Map.entry("tartan_etcd_watch_reconnects", "Times the lease watch reconnected to etcd"),
+      Map.entry("tartan_etcd_compactions_seen", "Times the lease watch fell behind a compaction and re-listed"),
+      Map.entry("tartan_etcd_bad_keys_skipped", "Keys under subnets/ that are not leases, skipped"));
 
   private final MetricRegistry registry = new MetricRegistry();
   private final PrometheusNames names = new PrometheusNames();
@@ -197,12 +220,18 @@ public final class AgentMetrics {
     return registry;
   }
 
-  /** The Prometheus text (format 0.0.4) of every metric now. */
+  /** The Prometheus text (format 0.0.4) of every metric now, sorted by name, with our help texts. */
   public String scrape() {
     refresh();
+    List<MetricFamilySamples> families = new ArrayList<>();
+    for (MetricFamilySamples f : Collections.list(prometheus.metricFamilySamples())) {
+      String help = HELP.get(f.name);
+      families.add(help == null ? f : new MetricFamilySamples(f.name, f.unit, f.type, help, f.samples));
+    }
+    families.sort(Comparator.comparing(f -> f.name));
     StringWriter w = new StringWriter(8192);
     try {
-      TextFormat.write004(w, prometheus.metricFamilySamples());
+      TextFormat.write004(w, Collections.enumeration(families));
     } catch (IOException e) {
       throw new UncheckedIOException(e); // a StringWriter does not throw
     }

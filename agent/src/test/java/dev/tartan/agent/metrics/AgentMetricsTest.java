@@ -176,6 +176,10 @@ class AgentMetricsTest {
         .contains("# TYPE tartan_peers_known gauge")
         .contains("# TYPE tartan_reconcile_duration_seconds summary")
         .contains("# TYPE tartan_kernel_entries_expected gauge");
+    assertThat(text).contains("# HELP tartan_lease_ttl_seconds Seconds until etcd expires the lease (+Inf for a reservation)\n")
+        .contains("# HELP tartan_lease_renewals_total Lease renewals\n");
+    List<String> typed = text.lines().filter(l -> l.startsWith("# TYPE ")).map(l -> l.split(" ")[2]).toList();
+    assertThat(typed).isSorted();
     // one TYPE line per family, the labelled series under it
     assertThat(text.lines().filter(l -> l.startsWith("# TYPE tartan_drift_repairs_total "))).hasSize(1);
     assertThat(text.lines().filter(l -> l.startsWith("tartan_drift_repairs_total{"))).hasSize(6);
