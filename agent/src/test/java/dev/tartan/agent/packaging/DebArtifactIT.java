@@ -69,6 +69,30 @@ class DebArtifactIT {
     assertThat(changelog.lines().findFirst().orElse("")).startsWith("tartan (" + Deb.version() + ") ");
   }
 
+  /**
+   * Every Java package tree bundled in tartan.jar (two levels, three under com.google) is named in
+   * /usr/share/doc/tartan/copyright, under its license: a new dependency needs its entry there.
+   */
+  @Test
+  void copyrightNamesEveryBundledLibrary() throws Exception {
+    java.util.Set<String> packages = new java.util.TreeSet<>();
+    try (java.util.jar.JarFile jar = new java.util.jar.JarFile(java.nio.file.Path.of("target", "tartan.jar").toFile())) {
+      jar.stream().map(java.util.jar.JarEntry::getName)
+          .filter(n -> n.endsWith(".class") && !n.startsWith("META-INF/") && n.indexOf('/') > 0)
+          .map(n -> {
+            String[] p = n.split("/");
+            int depth = n.startsWith("com/google/") ? 3 : 2;
+            return String.join(".", Arrays.copyOf(p, Math.min(depth, p.length - 1)));
+          })
+          .filter(p -> !p.startsWith("dev.tartan"))
+          .forEach(packages::add);
+    }
+    String copyright = java.nio.file.Files.readString(java.nio.file.Path.of("src", "deb", "doc", "copyright"));
+    assertThat(packages).isNotEmpty()
+        .allSatisfy(p -> assertThat(copyright).as("agent/src/deb/doc/copyright names %s", p)
+            .containsPattern("(?<![\\w.])" + java.util.regex.Pattern.quote(p) + "(?![\\w.])"));
+  }
+
   @Test
   void lintianReportsNoErrors() {
     assumeTrue(Run.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v lintian")).ok(),
