@@ -100,6 +100,10 @@ final class ConfigResolver {
     } catch (ConfigException e) {
       throw new AgentConfigException("cannot read config file " + file + ": "
           + oneLine(e.getMessage()));
+    } catch (StackOverflowError e) {
+      // the HOCON parser recurses once per nested { or [ (found by ConfigFileFuzzTest)
+      throw new AgentConfigException("cannot read config file " + file + ": blocks or lists nest "
+          + "too deeply; the settings go in one flat agent { } block");
     }
     for (Map.Entry<String, ConfigValue> e : parsed.root().entrySet()) {
       if (!e.getKey().equals(BLOCK)) {
