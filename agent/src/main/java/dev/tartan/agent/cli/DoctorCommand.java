@@ -47,10 +47,11 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "doctor",
     description = {
-        "Check this host against etcd: the VXLAN device, each peer's neighbour, FDB entry and route, cni0,",
-        "the subnet file and the masquerade rules; and the leases themselves (overlapping, out of range).",
-        "Run it on the host (inside its network namespace) as root. Prints each discrepancy with its fix;",
-        "exit code 0 only when everything is consistent, 1 otherwise."},
+        "Check this host against the leases in etcd: the VXLAN device, each peer's",
+        "neighbour, FDB entry and route, cni0, the subnet file and the masquerade rules;",
+        "and the leases themselves (overlapping, out of range, wrong length).",
+        "Run it as root on the host, inside its network namespace. Prints each",
+        "discrepancy with its fix. Exit code 0 only when everything is consistent."},
     mixinStandardHelpOptions = true,
     sortOptions = false)
 public final class DoctorCommand implements Callable<Integer>, Cli.QuietLogs {
