@@ -26,6 +26,7 @@ public final class Podman implements AutoCloseable {
   private final Path root;
   private final Path conf;
   private final Path tmp;
+  private final Path runRoot;
 
   /** Why podman cannot run here, or null when it can. */
   public static String unavailableReason() {
@@ -44,6 +45,7 @@ public final class Podman implements AutoCloseable {
     try {
       root = Files.createDirectories(bed.hostDir(host).resolve("podman"));
       tmp = Files.createDirectories(root.resolve("tmp"));
+      runRoot = Files.createTempDirectory(Path.of("/tmp"), "ttpod"); // podman wants < 50 characters
       Path cniBin = Files.createDirectories(root.resolve("cnibin"));
       Files.createSymbolicLink(cniBin.resolve("tartan"), Testbed.cniPlugin());
       Path netd = Files.createDirectories(root.resolve("cni.d"));
@@ -90,7 +92,7 @@ public final class Podman implements AutoCloseable {
   private String[] argv(String... args) {
     List<String> cmd = new ArrayList<>(List.of("env", "CONTAINERS_CONF=" + conf, "TMPDIR=" + tmp,
         "nsenter", "--net=/run/netns/" + bed.host(host), "podman",
-        "--root", root.resolve("storage").toString(), "--runroot", root.resolve("run").toString(),
+        "--root", root.resolve("storage").toString(), "--runroot", runRoot.toString(),
         "--storage-driver", "vfs"));
     cmd.addAll(List.of(args));
     return cmd.toArray(String[]::new);
@@ -106,6 +108,9 @@ public final class Podman implements AutoCloseable {
   @Override
   public void close() {
     exec("rm", "-a", "-f", "-t", "0");
-    Cmd.quiet("sh", "-c", "grep -o ' " + root + "[^ ]*' /proc/self/mounts | sort -r | xargs -r -n1 umount -l");
+    for (Path p : new Path[] {root, runRoot}) {
+      Cmd.quiet("sh", "-c", "grep -o ' " + p + "[^ ]*' /proc/self/mounts | sort -r | xargs -r -n1 umount -l");
+    }
+    Cmd.quiet("rm", "-rf", runRoot.toString());
   }
 }
