@@ -30,8 +30,19 @@ record NetConf(String cniVersion, String name, String type, Path subnetFile, Pat
     String type = string(raw, "type", "");
     String subnetFile = string(raw, "subnetFile", "");
     String dataDir = string(raw, "dataDir", "");
-    return new NetConf(cniVersion, name, type, Path.of(subnetFile.isEmpty() ? DEFAULT_SUBNET_FILE : subnetFile),
-        Path.of(dataDir.isEmpty() ? DEFAULT_DATA_DIR : dataDir), raw);
+    return new NetConf(cniVersion, name, type, path("subnetFile", subnetFile.isEmpty() ? DEFAULT_SUBNET_FILE : subnetFile),
+        path("dataDir", dataDir.isEmpty() ? DEFAULT_DATA_DIR : dataDir), raw);
+  }
+
+  /** A path field; one the JVM cannot encode (e.g. non-ASCII under LANG=C) is a config error, not a crash. */
+  private static Path path(String key, String value) throws CniException {
+    try {
+      return Path.of(value);
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new CniException(CniException.INVALID_NETWORK_CONFIG, "network config field '" + key
+          + "' is not a usable path here: " + e.getReason() + " (file names are encoded as "
+          + System.getProperty("sun.jnu.encoding", "?") + "; use ASCII or run with a UTF-8 locale)", "");
+    }
   }
 
   private static String string(Map<String, Object> raw, String key, String dflt) throws CniException {

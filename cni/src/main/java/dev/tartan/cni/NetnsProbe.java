@@ -23,7 +23,13 @@ final class NetnsProbe {
 
   /** The interface's addresses as {@code a.b.c.d/len} (IPv6 in Go's text form). */
   static List<String> addresses(String netns, String ifname) throws CniException {
-    if (!Files.exists(Path.of(netns))) {
+    boolean exists;
+    try {
+      exists = Files.exists(Path.of(netns));
+    } catch (java.nio.file.InvalidPathException e) {
+      exists = false;
+    }
+    if (!exists) {
       throw new CniException(CniException.INVALID_NETNS, "network namespace " + netns + " does not exist", "");
     }
     String nsenter = executable("nsenter");

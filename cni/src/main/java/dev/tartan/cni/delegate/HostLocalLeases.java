@@ -33,8 +33,13 @@ public final class HostLocalLeases {
       return out;
     }
     Object dataDir = ((Map<?, ?>) ipam).get("dataDir");
-    Path dir = Path.of(dataDir instanceof String && !((String) dataDir).isEmpty() ? (String) dataDir
-        : DEFAULT_DATA_DIR, (String) name);
+    Path dir;
+    try {
+      dir = Path.of(dataDir instanceof String && !((String) dataDir).isEmpty() ? (String) dataDir
+          : DEFAULT_DATA_DIR, (String) name);
+    } catch (java.nio.file.InvalidPathException e) {
+      return out; // a dataDir no file can have holds no leases
+    }
     try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
       for (Path f : files) {
         String fn = f.getFileName().toString();

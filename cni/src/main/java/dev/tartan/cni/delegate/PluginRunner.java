@@ -51,7 +51,13 @@ public final class PluginRunner {
     for (String dir : cniPath.split(":")) {
       if (!dir.isEmpty()) {
         dirs.add(dir);
-        Path p = Path.of(dir, type);
+        Path p;
+        try {
+          p = Path.of(dir, type);
+        } catch (java.nio.file.InvalidPathException e) { // not encodable in the JVM's file-name charset
+          throw new CniException(CniException.INVALID_NETWORK_CONFIG, "invalid delegate plugin type \"" + type
+              + "\": " + e.getReason(), "");
+        }
         if (Files.isRegularFile(p) && Files.isExecutable(p)) {
           return p;
         }
