@@ -68,6 +68,8 @@ public final class Agent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
   private static final Duration FIRST_BACKOFF = Duration.ofSeconds(1);
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+  /** After a hold, how long the other hosts get to re-acquire their leases before we re-read them all. */
+  private static final Duration PEER_RESYNC_GRACE = MAX_BACKOFF.plusSeconds(2);
 
   private final AgentConfig cfg;
   private final SdNotify notify;
@@ -78,6 +80,9 @@ public final class Agent implements AutoCloseable {
   private final AgentMetrics metrics = new AgentMetrics();
 
   private volatile boolean closing;
+  /** etcd came back without the network config: the peers stay programmed as they were (see OwnLeaseGuard). */
+  private volatile boolean peersHeld;
+  private volatile Subscription watch;
   private volatile String notReady = "starting";
   private volatile boolean rulesInPlace = true;
   private volatile VxlanPeerFilter peerFilter; // --vxlan-peer-filter, else null
@@ -168,7 +173,7 @@ public final class Agent implements AutoCloseable {
     closers.add(loop);
     peers = new PeerTable(acquired.subnet(), this::peersChanged);
     metrics.peers(peers::size);
-    Subscription watch = store.watch(new OwnLeaseGuard(peers));
+    watch = store.watch(new OwnLeaseGuard(peers));
     closers.add(watch);
     awaitFirstSnapshot();
     if (cfg.vxlanPeerFilter()) {
@@ -360,6 +365,9 @@ public final class Agent implements AutoCloseable {
       loop.trigger();
       renewer = startRenewer(l);
       reacquiring = false;
+      if (peersHeld) {
+        leaseExec.schedule(this::resyncPeers, PEER_RESYNC_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+      }
     } catch (LeaseStoreException | IptablesException | IOException e) {
       Duration next = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
       log.warn("re-acquiring the lease failed: {}; retrying in {} s", e.getMessage(), backoff.toSeconds());
@@ -367,7 +375,47 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  /** Watches our own key as it passes by: deleted, missing from a snapshot, or taken by another host. */
+  /**
+   * Ends a hold: the config is back and our lease too; once the other hosts have had time to
+   * re-acquire theirs, a fresh watch (and snapshot) drops the peers that did not come back.
+   */
+  private void resyncPeers() {
+    if (closing || !peersHeld) {
+      return;
+    }
+    peersHeld = false;
+    Subscription old = watch;
+    old.close(); // first: an event of the old watch applied after the new snapshot could be stale
+    Subscription fresh = store.watch(new OwnLeaseGuard(peers));
+    watch = fresh;
+    synchronized (closers) {
+      int i = closers.indexOf(old);
+      if (i >= 0) {
+        closers.set(i, fresh);
+      } else {
+        closers.add(fresh);
+      }
+    }
+    log.info("network config and lease are back: re-reading every lease to drop the peers that did not return");
+  }
+
+  private boolean networkConfigMissing() {
+    try {
+      store.networkConfig();
+      return false;
+    } catch (NetworkConfigMissingException e) {
+      return true;
+    } catch (LeaseStoreException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Watches our own key as it passes by: deleted, missing from a snapshot, or taken by another host.
+   * A snapshot without our lease from an etcd that has no network config either (its data was lost,
+   * or the prefix deleted) is not passed on: its empty peer set says nothing about the hosts, which
+   * keep forwarding; the peers are held as they are until the config and our lease are back.
+   */
   private final class OwnLeaseGuard implements LeaseListener {
     private final PeerTable delegate;
 
@@ -377,8 +425,19 @@ public final class Agent implements AutoCloseable {
 
     @Override
     public void onSnapshot(List<SubnetLease> all) {
-      delegate.onSnapshot(all);
       SubnetLease mine = lease;
+      if (mine != null && delegate.synced() && all.stream().noneMatch(l -> l.subnet().equals(mine.subnet()))
+          && networkConfigMissing()) {
+        if (!peersHeld) {
+          peersHeld = true;
+          log.warn("etcd has neither the network config nor our lease {} (its data was lost or deleted): keeping "
+              + "the {} peers programmed as they are until the config is back (tartan network init)", mine.subnet(),
+              delegate.size());
+        }
+        leaseLost(mine.subnet(), "it is no longer in etcd");
+        return;
+      }
+      delegate.onSnapshot(all);
       if (mine != null && !reacquiring) {
         Optional<SubnetLease> seen = all.stream().filter(l -> l.subnet().equals(mine.subnet())).findFirst();
         if (seen.isEmpty()) {
