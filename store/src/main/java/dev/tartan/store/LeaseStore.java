@@ -33,7 +33,10 @@ public interface LeaseStore extends AutoCloseable {
   /** Every parsable lease, sorted by subnet; bad keys are skipped (WARN + counter). */
   List<SubnetLease> list() throws LeaseStoreException;
 
-  /** Snapshot, then events from the snapshot's revision + 1; reconnects by itself. */
+  /**
+   * Snapshot, then events from the snapshot's revision + 1; reconnects by itself. The leases it
+   * delivers carry no expiry ({@link SubnetLease#expiresAt()} null): use {@link #list()} for TTLs.
+   */
   Subscription watch(LeaseListener listener);
 
   @Override

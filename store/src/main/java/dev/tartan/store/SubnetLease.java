@@ -9,7 +9,8 @@ import java.util.Objects;
  * @param subnet      the IPv4 subnet from the key
  * @param ipv6Subnet  the IPv6 part of a dual-stack key ({@code fd00:12:13::/56}), or null
  * @param attrs       the parsed lease value
- * @param expiresAt   when etcd will delete the key, or null for a reservation (no etcd lease)
+ * @param expiresAt   when etcd will delete the key; null for a reservation (no etcd lease) and in
+ *                    watch results, which skip the TTL round trip (the agent needs no peer's expiry)
  * @param etcdLeaseId the etcd lease the key is attached to; 0 for a reservation
  * @param modRevision the key's mod revision when it was read (used for owner-checked writes)
  */

@@ -70,6 +70,7 @@ import org.slf4j.LoggerFactory;
  * its own thread and reconnects by itself.
  */
 public final class EtcdLeaseStore implements LeaseStore {
+  private static final int TTL_LOOKUPS_IN_FLIGHT = 256;
 
   private static final Logger LOG = LoggerFactory.getLogger(EtcdLeaseStore.class);
 
@@ -584,11 +585,14 @@ public final class EtcdLeaseStore implements LeaseStore {
     watches.remove(w);
   }
 
-  /** Lists {@code subnets/}; with {@code withTtl} the remaining TTL of each etcd lease is looked up. */
+  /**
+   * Lists {@code subnets/}; with {@code withTtl} the remaining TTL of each etcd lease is looked up,
+   * all lookups in flight together (in chunks), so thousands of leases cost a few round trips.
+   */
   Snapshot read(boolean withTtl) throws LeaseStoreException {
     GetResponse r = await(() -> client.getKVClient().get(bs(subnetsPrefix), GetOption.builder().isPrefix(true).build()),
         "list " + subnetsPrefix);
-    Map<Long, Instant> expiries = withTtl ? new HashMap<>() : null;
+    Map<Long, Instant> expiries = withTtl ? expiries(r.getKvs()) : null;
     List<SubnetLease> out = new ArrayList<>(r.getKvs().size());
     for (KeyValue kv : r.getKvs()) {
       SubnetLease l = toLease(kv, expiries);
@@ -643,6 +647,26 @@ public final class EtcdLeaseStore implements LeaseStore {
     if (warnedKeys.size() < 10_000 && warnedKeys.add(key)) {
       LOG.warn("skipping {}: {} (flannel and Tartan ignore it; delete it with etcdctl del {})", key, why, key);
     }
+  }
+
+  /** The expiry of every etcd lease behind {@code kvs}, looked up TTL_LOOKUPS_IN_FLIGHT at a time. */
+  private Map<Long, Instant> expiries(List<KeyValue> kvs) throws LeaseStoreException {
+    List<Long> ids = kvs.stream().map(KeyValue::getLease).filter(id -> id != 0).distinct().toList();
+    Map<Long, Instant> out = new HashMap<>(ids.size() * 2);
+    for (int from = 0; from < ids.size(); from += TTL_LOOKUPS_IN_FLIGHT) {
+      List<Long> chunk = ids.subList(from, Math.min(ids.size(), from + TTL_LOOKUPS_IN_FLIGHT));
+      Instant now = clock.instant();
+      List<CompletableFuture<io.etcd.jetcd.lease.LeaseTimeToLiveResponse>> calls = new ArrayList<>(chunk.size());
+      for (long id : chunk) {
+        calls.add(client.getLeaseClient().timeToLive(id, LeaseOption.DEFAULT));
+      }
+      for (int i = 0; i < chunk.size(); i++) {
+        int at = i;
+        long ttl = await(() -> calls.get(at), "look up the TTL of etcd lease " + Long.toHexString(chunk.get(at))).getTTL();
+        out.put(chunk.get(i), ttl < 0 ? now : now.plusSeconds(ttl));
+      }
+    }
+    return out;
   }
 
   /** now + remaining TTL of an etcd lease (now when it has expired). */

@@ -14,9 +14,7 @@ import io.etcd.jetcd.common.exception.CompactedException;
 import io.etcd.jetcd.options.WatchOption;
 import io.etcd.jetcd.watch.WatchEvent;
 import io.etcd.jetcd.watch.WatchResponse;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -111,7 +109,7 @@ final class LeaseWatch implements Subscription {
     while (!closed) {
       try {
         if (needSnapshot) {
-          EtcdLeaseStore.Snapshot s = store.read(true);
+          EtcdLeaseStore.Snapshot s = store.read(false); // peers' expiry is not needed: no TTL round trips
           deliverSnapshot(s.leases());
           resumeRevision = s.revision() + 1;
           needSnapshot = false;
@@ -257,20 +255,13 @@ final class LeaseWatch implements Subscription {
 
   private void handle(List<WatchEvent> events) {
     List<LeaseEvent> batch = new ArrayList<>(events.size());
-    Map<Long, Instant> expiries = new HashMap<>();
     for (WatchEvent ev : events) {
       KeyValue kv = ev.getKeyValue();
       resumeRevision = Math.max(resumeRevision, kv.getModRevision() + 1);
       String key = kv.getKey().toString(UTF_8);
       switch (ev.getEventType()) {
         case PUT: {
-          SubnetLease l;
-          try {
-            l = store.toLease(kv, expiries);
-          } catch (LeaseStoreException e) {
-            // The TTL lookup failed: keep the event, without an expiry time.
-            l = leaseWithoutTtl(kv);
-          }
+          SubnetLease l = leaseWithoutTtl(kv);
           if (l != null) {
             known.put(key, l);
             batch.add(new LeaseEvent.Added(l));
