@@ -52,7 +52,7 @@ CTL=${P}ctl
 GW=198.51.100.254
 WORK=$(mktemp -d /tmp/tartan-bench.XXXXXX)
 RES=$WORK/results          # Markdown fragments and summary rows of every part
-mkdir -p "$RES"
+mkdir -p "$RES" "$WORK/tmp"   # tmp: the harnesses' java.io.tmpdir (etcd data dirs), removed with $WORK
 PIDS=()
 AUTOGROUP_NICE=""
 STARTED=$(date +%s)
@@ -420,7 +420,7 @@ agent_bench() { # agent_bench KEY LABEL
   local w=$WORK/agent$key o=$WORK/agent-out$key
   rm -rf "$w" "$o"
   mkdir -p "$w" "$o"
-  ip netns exec "$CTL" java -Xms256m -Xmx1g -cp "$CP" dev.tartan.agent.bench.AgentBench \
+  ip netns exec "$CTL" java -Xms256m -Xmx1g -Djava.io.tmpdir="$WORK/tmp" -cp "$CP" dev.tartan.agent.bench.AgentBench \
     --ctl "$CTL" --bridge br0 --launcher "$LAUNCHER" --jar "$JAR" --work "$w" \
     --out "$o" --ns-prefix "${P}a$key" --samples "$SAMPLES" --cold-runs "$COLD_RUNS" \
     --ready-runs "$READY_RUNS" --memory-wait 20 2>&1 | grep -v '^\[' || true
@@ -444,7 +444,7 @@ alloc_bench() {
   say "6. allocation: $ACQUIRERS concurrent acquirers on a 3-member etcd"
   rm -rf "$WORK/alloc" "$WORK/alloc-out"
   mkdir -p "$WORK/alloc" "$WORK/alloc-out"
-  ip netns exec "$CTL" java -Xmx1g -cp "$CP" dev.tartan.agent.bench.AllocationBench \
+  ip netns exec "$CTL" java -Xmx1g -Djava.io.tmpdir="$WORK/tmp" -cp "$CP" dev.tartan.agent.bench.AllocationBench \
     --work "$WORK/alloc" --out "$WORK/alloc-out" --acquirers "$ACQUIRERS" --rounds 3 \
     --ctl "$CTL" --bridge br0 --launcher "$LAUNCHER" --jar "$JAR" --ns-prefix "${P}" --agents "$REAL_AGENTS" 2>&1 \
     | grep -E '^alloc-bench|Exception|rror' | grep -v 'INFO' || true
@@ -603,7 +603,7 @@ elapsed=$(( $(date +%s) - STARTED ))
   echo "| code | $CODE |"
   echo "| agent JVM flags | \`$JVM_FLAGS\` — from \`systemd/tartan\` (\`/usr/bin/tartan\`), the launcher the unit runs (\`$UNIT_EXEC\`); every agent here was started through it |"
   echo "| load average (1/5/15 min) | at the start $LOAD_START; ${RERAN:+before the re-run $RERAN; }at the end $LOAD_END |"
-  echo "| sharing | other work (builds and tests) ran on the machine at the same time. The run raised its own session to autogroup nice −20 and its processes to nice −20 so that the shared CPUs distort it less; the figures are still taken on a busy machine |"
+  echo "| sharing | other work (builds and tests) ran on the machine at the same time. The run raised its own session to autogroup nice −20 and its processes to nice −20 so that the shared CPUs distort it less; the figures are still taken on a busy machine. etcd, the bench harness (its netlink monitor) and the agents share the same CPUs too |"
   [ -f "$RES/notes" ] && echo "| interference | $(tr '\n' ' ' <"$RES/notes") |"
   echo "| parts run | $ONLY${RERAN:+; parts 1–4 re-run at the end because the load at the start exceeded the CPU count} |"
   echo
