@@ -72,7 +72,7 @@ public record VxlanBackendConfig(int vni, int port, int mtu, boolean gbp, boolea
       return defaults();
     }
     if (!root.isObject()) {
-      throw new BackendConfigException("Backend must be a JSON object, got " + root);
+      throw new BackendConfigException("Backend must be a JSON object, got " + shown(root));
     }
     int vni = 1;
     int port = 0;
@@ -89,7 +89,7 @@ public record VxlanBackendConfig(int vni, int port, int mtu, boolean gbp, boolea
         case "type" -> {
           if (!v.isTextual() || !v.asText().equalsIgnoreCase("vxlan")) {
             throw new BackendConfigException(
-                "Backend.Type must be \"vxlan\" (the only backend Tartan implements), got " + v);
+                "Backend.Type must be \"vxlan\" (the only backend Tartan implements), got " + shown(v));
           }
         }
         case "vni" -> vni = integer(v, "VNI", 0, MAX_VNI);
@@ -98,7 +98,7 @@ public record VxlanBackendConfig(int vni, int port, int mtu, boolean gbp, boolea
           mtu = integer(v, "MTU", 0, 65535);
           if (mtu != 0 && mtu - OVERHEAD < MIN_OVERLAY_MTU) {
             throw new BackendConfigException("Backend.MTU must be 0 (use the interface MTU) or at least "
-                + (MIN_OVERLAY_MTU + OVERHEAD) + " (the overlay gets MTU - " + OVERHEAD + "), got " + v);
+                + (MIN_OVERLAY_MTU + OVERHEAD) + " (the overlay gets MTU - " + OVERHEAD + "), got " + shown(v));
           }
         }
         case "gbp" -> gbp = bool(v, "GBP");
@@ -115,14 +115,14 @@ public record VxlanBackendConfig(int vni, int port, int mtu, boolean gbp, boolea
   private static int integer(JsonNode v, String key, int min, int max) throws BackendConfigException {
     if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < min || v.asInt() > max) {
       throw new BackendConfigException(
-          "Backend." + key + " must be an integer " + min + ".." + max + ", got " + v);
+          "Backend." + key + " must be an integer " + min + ".." + max + ", got " + shown(v));
     }
     return v.asInt();
   }
 
   private static boolean bool(JsonNode v, String key) throws BackendConfigException {
     if (!v.isBoolean()) {
-      throw new BackendConfigException("Backend." + key + " must be true or false, got " + v);
+      throw new BackendConfigException("Backend." + key + " must be true or false, got " + shown(v));
     }
     return v.asBoolean();
   }
@@ -148,5 +148,11 @@ public record VxlanBackendConfig(int vni, int port, int mtu, boolean gbp, boolea
           + " (overlay MTU would be " + (base - OVERHEAD) + ")");
     }
     return base - OVERHEAD;
+  }
+
+  /** A value for a message: JSON text (strings quoted), at most 64 characters (values come from etcd). */
+  static String shown(Object value) {
+    String t = value instanceof String ? "\"" + value + "\"" : String.valueOf(value);
+    return t.length() <= 64 ? t : t.substring(0, 60) + "... (" + t.length() + " characters)";
   }
 }

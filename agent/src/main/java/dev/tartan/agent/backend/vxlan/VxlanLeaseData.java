@@ -51,7 +51,7 @@ public record VxlanLeaseData(int vni, String vtepMac) {
       throw new BackendDataException("BackendData is not valid JSON: " + e.getOriginalMessage());
     }
     if (root == null || !root.isObject()) {
-      throw new BackendDataException("BackendData must be a JSON object, got " + root);
+      throw new BackendDataException("BackendData must be a JSON object, got " + shown(root));
     }
     int vni = 0;
     String mac = null;
@@ -64,14 +64,14 @@ public record VxlanLeaseData(int vni, String vtepMac) {
           } else if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 0
               || v.asInt() > VxlanBackendConfig.MAX_VNI) {
             throw new BackendDataException("BackendData.VNI must be an integer 0.."
-                + VxlanBackendConfig.MAX_VNI + ", got " + v);
+                + VxlanBackendConfig.MAX_VNI + ", got " + shown(v));
           } else {
             vni = v.asInt();
           }
         }
         case "vtepmac" -> {
           if (!v.isTextual()) {
-            throw new BackendDataException("BackendData.VtepMAC must be a MAC string, got " + v);
+            throw new BackendDataException("BackendData.VtepMAC must be a MAC string, got " + shown(v));
           }
           mac = v.asText();
         }
@@ -87,11 +87,17 @@ public record VxlanLeaseData(int vni, String vtepMac) {
     try {
       bytes = MacAddress.parse(mac);
     } catch (IllegalArgumentException e) {
-      throw new BackendDataException("BackendData.VtepMAC is not a MAC address: \"" + mac + "\"");
+      throw new BackendDataException("BackendData.VtepMAC is not a MAC address: " + shown(mac));
     }
     if (!MacAddress.isUnicast(bytes)) {
-      throw new BackendDataException("BackendData.VtepMAC must be a unicast MAC, got \"" + mac + "\"");
+      throw new BackendDataException("BackendData.VtepMAC must be a unicast MAC, got " + shown(mac));
     }
     return new VxlanLeaseData(vni, MacAddress.format(bytes));
+  }
+
+  /** A value for a message: JSON text (strings quoted), at most 64 characters (values come from etcd). */
+  static String shown(Object value) {
+    String t = value instanceof String ? "\"" + value + "\"" : String.valueOf(value);
+    return t.length() <= 64 ? t : t.substring(0, 60) + "... (" + t.length() + " characters)";
   }
 }
