@@ -38,7 +38,7 @@ class ConfigFileFuzzTest {
         "agent.etcd-prefix = /coreos.com/network\nagent.subnet-lease-renew-margin = 60\n"
             + "agent.iptables-resync = 5\nagent.healthz-port = 8471\nagent.iface-regex = [ \"^eth[0-9]+$\" ]\n",
         "agent { healthz-ip = \"::1\", public-ip = \"198.51.100.7\", resync-interval = 500ms }\n");
-    int ok = Fuzz.run("agent config file", seeds, 400, text -> {
+    int ok = Fuzz.run("agent config file", seeds, 200, text -> {
       Files.write(file, text.getBytes(java.nio.charset.StandardCharsets.UTF_8)); // lone surrogates become '?'
       AgentConfig.resolve(c.options, Map.of());
     }, AgentConfigException.class);

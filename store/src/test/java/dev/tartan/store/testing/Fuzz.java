@@ -69,7 +69,7 @@ public final class Fuzz {
   }
 
   /** Inputs no mutation reaches quickly: empty, huge, deeply nested. */
-  static List<String> hostileShapes() {
+  public static List<String> hostileShapes() {
     return List.of("", " ", "\n", "\u0000", "[".repeat(100_000), "{\"a\":".repeat(50_000),
         "[{\"a\":".repeat(20_000), "\"" + "x".repeat(1 << 20) + "\"", "9".repeat(100_000),
         "{\"BackendData\":" + "[".repeat(10_000) + "]".repeat(10_000) + "}",
