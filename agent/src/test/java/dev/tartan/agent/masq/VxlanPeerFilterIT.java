@@ -47,7 +47,7 @@ class VxlanPeerFilterIT {
     assumeTrue(IptablesIT.isRoot(), "needs root to create a network namespace");
     assumeTrue(IptablesIT.onPath("ip") && IptablesIT.onPath("iptables-restore") && IptablesIT.onPath("iptables-save"),
         "needs ip and the iptables package (apt-get install iptables iproute2)");
-    ns = "tvxf" + ProcessHandle.current().pid() % 100000 + "x" + ThreadLocalRandom.current().nextInt(1000);
+    ns = "tartan-vxf-" + ProcessHandle.current().pid() % 100000 + "x" + ThreadLocalRandom.current().nextInt(1000);
     IptablesIT.sh("ip", "netns", "add", ns);
     prefix = List.of("ip", "netns", "exec", ns);
     ipt = Iptables.locate(prefix);
