@@ -504,8 +504,12 @@ public final class Agent implements AutoCloseable {
   /** The peers changed: reconcile, and re-sync the VXLAN peer filter (coalesced, off the watch thread). */
   private void peersChanged() {
     loop.trigger();
-    if (peerFilter != null && peerFilterPending.compareAndSet(false, true)) {
-      houseExec.execute(this::syncPeerFilter);
+    if (peerFilter != null && !closing && peerFilterPending.compareAndSet(false, true)) {
+      try {
+        houseExec.execute(this::syncPeerFilter);
+      } catch (java.util.concurrent.RejectedExecutionException stopping) {
+        // close() shut the executor down meanwhile: the filter stays as it is, like all kernel state
+      }
     }
   }
 
