@@ -34,6 +34,7 @@ final class Matrix {
   static final String SUBNETS = "/coreos.com/network/subnets/";
   static final String NETWORK = "10.244.0.0/16";
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static boolean reported;
 
   private Matrix() {}
 
@@ -52,13 +53,18 @@ final class Matrix {
 
   // ---- figures
 
-  /** Prints {@code RELIABILITY <row>: <figure>=<value>} and appends it to target/reliability.txt. */
-  static void report(String row, String figure, Object value) {
+  /**
+   * Prints {@code RELIABILITY <row>: <figure>=<value>} and writes it to target/reliability.txt (started
+   * afresh by the first figure of a test run).
+   */
+  static synchronized void report(String row, String figure, Object value) {
     String line = "RELIABILITY " + row + ": " + figure + "=" + value;
     System.out.println(line);
     try {
       Files.writeString(Path.of("target", "reliability.txt"), line + "\n", StandardCharsets.UTF_8,
-          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+          StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          reported ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING);
+      reported = true;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
