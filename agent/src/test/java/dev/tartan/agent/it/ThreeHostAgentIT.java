@@ -64,9 +64,9 @@ class ThreeHostAgentIT {
   }
 
   static void awaitReady(int h) {
-    if (!Testbed.await(Duration.ofSeconds(60), () -> bed.ready(h))) {
+    if (!Testbed.await(Duration.ofSeconds(120), () -> bed.ready(h))) {
       AgentProcess a = agents.get(h);
-      fail("agent on host " + h + " not ready after 60 s; log:\n" + (a == null ? "" : a.log()));
+      fail("agent on host " + h + " not ready after 120 s; log:\n" + (a == null ? "" : a.log()));
     }
   }
 
