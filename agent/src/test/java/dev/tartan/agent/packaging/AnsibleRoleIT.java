@@ -1,5 +1,6 @@
 package dev.tartan.agent.packaging;
 
+import dev.tartan.agent.testbed.Cmd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -71,7 +72,7 @@ class AnsibleRoleIT {
   @Test
   @Order(1)
   void playbookPassesSyntaxCheck() {
-    Run.Result r = Run.exec(Duration.ofMinutes(2), List.of("ansible-playbook", "-i",
+    Cmd.Result r = Cmd.exec(Duration.ofMinutes(2), List.of("ansible-playbook", "-i",
         ANSIBLE.resolve("inventory/hosts.ini").toString(), "--syntax-check", SITE.toString()), ansibleEnv());
     assertThat(r.ok()).as(r.describe()).isTrue();
   }
@@ -80,7 +81,7 @@ class AnsibleRoleIT {
   @Order(2)
   void roleAndPlaybookPassAnsibleLint() {
     assumeTrue(onPath("ansible-lint"), "ansible-lint not installed (sudo scripts/install-deps.sh)");
-    Run.Result r = Run.exec(Duration.ofMinutes(3), List.of("sh", "-c",
+    Cmd.Result r = Cmd.exec(Duration.ofMinutes(3), List.of("sh", "-c",
         "cd '" + ANSIBLE + "' && ansible-lint --offline --nocolor site.yml roles/tartan"), ansibleEnv());
     assertThat(r.ok()).as(r.describe()).isTrue();
   }
@@ -134,7 +135,7 @@ class AnsibleRoleIT {
       }
 
       assertThat(Deb.status()).isEqualTo("install ok installed");
-      assertThat(Run.ok("/usr/bin/tartan", "--version").strip()).isEqualTo("tartan " + Deb.version());
+      assertThat(Cmd.run("/usr/bin/tartan", "--version").strip()).isEqualTo("tartan " + Deb.version());
       assertThat(mode("/etc/tartan/agent.conf")).isEqualTo("rw-------");
       assertThat(mode("/etc/default/tartan")).isEqualTo("rw-------");
       String agentConf = Files.readString(Path.of("/etc/tartan/agent.conf"));
@@ -164,7 +165,7 @@ class AnsibleRoleIT {
       // Third run: the same package from a URL (an HTTP server inside the namespace), checksum pinned.
       AgentProcess http = tb.startInHost(1, List.of("python3", "-m", "http.server", "--bind", "127.0.0.1",
           "8088", "--directory", Deb.file().getParent().toString()), Map.of("PATH", "/usr/bin:/bin"), "http.log");
-      assertThat(Testbed.await(Duration.ofSeconds(20), () -> Run.exec(Duration.ofSeconds(5), List.of("ip", "netns",
+      assertThat(Testbed.await(Duration.ofSeconds(20), () -> Cmd.exec(Duration.ofSeconds(5), List.of("ip", "netns",
           "exec", tb.host(1), "curl", "-sfI", "http://127.0.0.1:8088/" + Deb.file().getFileName())).ok()))
           .as("http.server up; log:\n%s", http.log()).isTrue();
       vars.put("tartan_deb_src", "");
@@ -198,7 +199,7 @@ class AnsibleRoleIT {
   private JsonNode play(Testbed tb, Path inventory, Path varsFile, String password) throws IOException {
     List<String> argv = new ArrayList<>(List.of("ip", "netns", "exec", tb.host(1),
         "ansible-playbook", "-i", inventory.toString(), "-e", "@" + varsFile, SITE.toString()));
-    Run.Result r = Run.exec(Duration.ofMinutes(8), argv, ansibleEnv());
+    Cmd.Result r = Cmd.exec(Duration.ofMinutes(8), argv, ansibleEnv());
     assertThat(r.out()).as("the etcd password never shows in ansible's output").doesNotContain(password);
     assertThat(r.ok()).as(r.describe()).isTrue();
     return JSON.readTree(r.out());
@@ -251,7 +252,7 @@ class AnsibleRoleIT {
   }
 
   private static boolean onPath(String binary) {
-    return Run.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v " + binary)).ok();
+    return Cmd.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v " + binary)).ok();
   }
 
   private static String mode(String path) throws IOException {

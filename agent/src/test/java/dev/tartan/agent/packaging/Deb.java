@@ -1,5 +1,6 @@
 package dev.tartan.agent.packaging;
 
+import dev.tartan.agent.testbed.Cmd;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -49,7 +50,7 @@ final class Deb {
     if (!Files.isRegularFile(file())) {
       return file() + " is missing: run `mvn package` first";
     }
-    if (!Run.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v dpkg")).ok()) {
+    if (!Cmd.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v dpkg")).ok()) {
       return "not a Debian system (no dpkg)";
     }
     long owner = markerPid();
@@ -76,7 +77,7 @@ final class Deb {
 
   /** dpkg's status line of the package ("install ok installed", "deinstall ok config-files"), or null. */
   static String status() {
-    Run.Result r = Run.exec(Duration.ofSeconds(30), List.of("dpkg-query", "-W", "-f=${Status}", PACKAGE));
+    Cmd.Result r = Cmd.exec(Duration.ofSeconds(30), List.of("dpkg-query", "-W", "-f=${Status}", PACKAGE));
     if (!r.ok() || r.out().isBlank() || r.out().strip().endsWith("not-installed")) {
       return null;
     }
@@ -90,28 +91,28 @@ final class Deb {
     }
   }
 
-  static Run.Result install() {
+  static Cmd.Result install() {
     try {
       Files.writeString(MARKER, ProcessHandle.current().pid() + "\n");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return Run.exec(Duration.ofMinutes(3), List.of("dpkg", "-i", file().toString()));
+    return Cmd.exec(Duration.ofMinutes(3), List.of("dpkg", "-i", file().toString()));
   }
 
-  static Run.Result remove() {
-    return Run.exec(Duration.ofMinutes(3), List.of("dpkg", "-r", PACKAGE));
+  static Cmd.Result remove() {
+    return Cmd.exec(Duration.ofMinutes(3), List.of("dpkg", "-r", PACKAGE));
   }
 
-  static Run.Result purgeCommand() {
-    return Run.exec(Duration.ofMinutes(3), List.of("dpkg", "-P", PACKAGE));
+  static Cmd.Result purgeCommand() {
+    return Cmd.exec(Duration.ofMinutes(3), List.of("dpkg", "-P", PACKAGE));
   }
 
   /** Purges the package if installed and drops the marker (clean-up paths; never throws). */
   static void purge() {
     try {
       if (status() != null) {
-        Run.exec(Duration.ofMinutes(3), List.of("dpkg", "-P", PACKAGE));
+        Cmd.exec(Duration.ofMinutes(3), List.of("dpkg", "-P", PACKAGE));
       }
       Files.deleteIfExists(MARKER);
     } catch (RuntimeException | IOException e) {

@@ -1,5 +1,6 @@
 package dev.tartan.agent.packaging;
 
+import dev.tartan.agent.testbed.Cmd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -19,28 +20,28 @@ class DebArtifactIT {
     assumeTrue(Files.isRegularFile(java.nio.file.Path.of("target", "tartan.jar")),
         "agent/target/tartan.jar is missing: run `mvn package` first");
     assumeTrue(Files.isRegularFile(Deb.file()), Deb.file() + " is missing: run `mvn package` first");
-    assumeTrue(Run.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v dpkg-deb")).ok(),
+    assumeTrue(Cmd.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v dpkg-deb")).ok(),
         "needs dpkg-deb (a Debian system)");
   }
 
   @Test
   void controlFieldsNameThePackageItsVersionAndDependencies() {
     String deb = Deb.file().toString();
-    assertThat(Run.ok("dpkg-deb", "-f", deb, "Package").strip()).isEqualTo("tartan");
-    assertThat(Run.ok("dpkg-deb", "-f", deb, "Version").strip()).isEqualTo(Deb.version());
-    assertThat(Run.ok("dpkg-deb", "-f", deb, "Architecture").strip()).isEqualTo("all");
-    assertThat(Run.ok("dpkg-deb", "-f", deb, "Depends").strip()).isEqualTo(
+    assertThat(Cmd.run("dpkg-deb", "-f", deb, "Package").strip()).isEqualTo("tartan");
+    assertThat(Cmd.run("dpkg-deb", "-f", deb, "Version").strip()).isEqualTo(Deb.version());
+    assertThat(Cmd.run("dpkg-deb", "-f", deb, "Architecture").strip()).isEqualTo("all");
+    assertThat(Cmd.run("dpkg-deb", "-f", deb, "Depends").strip()).isEqualTo(
         "default-jre-headless (>= 2:1.17) | java17-runtime-headless, iproute2, iptables, containernetworking-plugins");
-    assertThat(Run.ok("dpkg-deb", "-I", deb, "conffiles").lines().toList())
+    assertThat(Cmd.run("dpkg-deb", "-I", deb, "conffiles").lines().toList())
         .containsExactlyInAnyOrder("/etc/tartan/agent.conf", "/etc/default/tartan");
-    assertThat(Run.ok("dpkg-deb", "-I", deb, "triggers")).contains("interest-noawait /usr/lib/jvm");
+    assertThat(Cmd.run("dpkg-deb", "-I", deb, "triggers")).contains("interest-noawait /usr/lib/jvm");
   }
 
   @Test
   void containsTheLauncherJarsPluginLinksUnitConfigAndDocs() {
     // "mode owner size date time path [-> target]" per line of dpkg-deb -c
     Map<String, String> entries = new TreeMap<>();
-    for (String line : Run.ok("dpkg-deb", "-c", Deb.file().toString()).split("\n")) {
+    for (String line : Cmd.run("dpkg-deb", "-c", Deb.file().toString()).split("\n")) {
       String[] f = line.trim().split("\\s+", 6);
       String path = f[5].startsWith("./") ? f[5].substring(1) : f[5];
       entries.put(path.replaceFirst("/$", ""), f[0] + " " + f[1]);
@@ -64,7 +65,7 @@ class DebArtifactIT {
 
   @Test
   void changelogTopEntryIsThisVersion() {
-    String changelog = Run.ok("sh", "-c", "dpkg-deb --fsys-tarfile '" + Deb.file()
+    String changelog = Cmd.run("sh", "-c", "dpkg-deb --fsys-tarfile '" + Deb.file()
         + "' | tar -xOf - ./usr/share/doc/tartan/changelog.gz | gzip -dc");
     assertThat(changelog.lines().findFirst().orElse("")).startsWith("tartan (" + Deb.version() + ") ");
   }
@@ -95,9 +96,9 @@ class DebArtifactIT {
 
   @Test
   void lintianReportsNoErrors() {
-    assumeTrue(Run.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v lintian")).ok(),
+    assumeTrue(Cmd.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v lintian")).ok(),
         "lintian not installed (sudo scripts/install-deps.sh)");
-    Run.Result r = Run.exec(Duration.ofMinutes(5),
+    Cmd.Result r = Cmd.exec(Duration.ofMinutes(5),
         // Overridden tags (agent/src/deb/lintian-overrides) are not shown: with --show-overrides
         // lintian 2.116 exits 2 even when no tag fails.
         List.of("lintian", "--fail-on", "error", "--display-level", ">=pedantic", Deb.file().toString()));

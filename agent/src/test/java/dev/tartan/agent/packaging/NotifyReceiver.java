@@ -1,5 +1,6 @@
 package dev.tartan.agent.packaging;
 
+import dev.tartan.agent.testbed.Cmd;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -55,7 +56,7 @@ final class NotifyReceiver implements AutoCloseable {
   }
 
   static boolean available() {
-    return Run.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v python3")).ok();
+    return Cmd.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v python3")).ok();
   }
 
   /** A receiver with its socket in a new temporary directory. */

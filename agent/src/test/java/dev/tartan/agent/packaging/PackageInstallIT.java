@@ -1,5 +1,6 @@
 package dev.tartan.agent.packaging;
 
+import dev.tartan.agent.testbed.Cmd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -50,7 +51,7 @@ class PackageInstallIT {
     for (Path p : FLANNEL_NAMES) {
       flannelBefore.put(p, Files.exists(p, LinkOption.NOFOLLOW_LINKS));
     }
-    Run.Result r = Deb.install();
+    Cmd.Result r = Deb.install();
     assertThat(r.ok()).as(r.describe()).isTrue();
     assertThat(Deb.status()).isEqualTo("install ok installed");
   }
@@ -90,12 +91,12 @@ class PackageInstallIT {
   @Order(2)
   void launcherRunsTheCommandLineWithTheJvmDefaultsAndHonoursJavaOpts() {
     Map<String, String> env = new LinkedHashMap<>(ServiceUnit.SYSTEMD_BASE_ENV);
-    Run.Result version = Run.exec(Duration.ofMinutes(1), List.of("/usr/bin/tartan", "--version"), env);
+    Cmd.Result version = Cmd.exec(Duration.ofMinutes(1), List.of("/usr/bin/tartan", "--version"), env);
     assertThat(version.ok()).as(version.describe()).isTrue();
     assertThat(version.out().strip()).isEqualTo("tartan " + Deb.version());
 
     env.put("TARTAN_JAVA_OPTS", "-XX:+PrintFlagsFinal");
-    String defaults = Run.exec(Duration.ofMinutes(1), List.of("/usr/bin/tartan", "--version"), env).out();
+    String defaults = Cmd.exec(Duration.ofMinutes(1), List.of("/usr/bin/tartan", "--version"), env).out();
     assertThat(flag(defaults, "MaxHeapSize")).isEqualTo("67108864");
     assertThat(flag(defaults, "InitialHeapSize")).isEqualTo("8388608");
     assertThat(flag(defaults, "UseSerialGC")).isEqualTo("true");
@@ -105,11 +106,11 @@ class PackageInstallIT {
 
     env.put("JAVA_OPTS", "-Xmx100m");
     env.put("TARTAN_JAVA_OPTS", "-Xmx128m -XX:+PrintFlagsFinal");
-    String both = Run.exec(Duration.ofMinutes(1), List.of("/usr/bin/tartan", "--version"), env).out();
+    String both = Cmd.exec(Duration.ofMinutes(1), List.of("/usr/bin/tartan", "--version"), env).out();
     assertThat(flag(both, "MaxHeapSize")).as("TARTAN_JAVA_OPTS comes last and wins").isEqualTo("134217728");
     env.remove("TARTAN_JAVA_OPTS");
     env.put("JAVA_OPTS", "-Xmx100m -XX:+PrintFlagsFinal");
-    String javaOpts = Run.exec(Duration.ofMinutes(1), List.of("/usr/bin/tartan", "--version"), env).out();
+    String javaOpts = Cmd.exec(Duration.ofMinutes(1), List.of("/usr/bin/tartan", "--version"), env).out();
     assertThat(flag(javaOpts, "MaxHeapSize")).as("JAVA_OPTS overrides the defaults").isEqualTo("104857600");
   }
 
@@ -119,7 +120,7 @@ class PackageInstallIT {
     List<Path> names = new java.util.ArrayList<>(List.of(Path.of("/usr/lib/cni/tartan"), Path.of("/opt/cni/bin/tartan")));
     FLANNEL_NAMES.stream().filter(n -> !flannelBefore.get(n)).forEach(names::add);
     for (Path name : names) {
-      Run.Result r = Run.exec(Duration.ofMinutes(1), List.of("sh", "-c",
+      Cmd.Result r = Cmd.exec(Duration.ofMinutes(1), List.of("sh", "-c",
           "echo '{\"cniVersion\":\"1.0.0\"}' | CNI_COMMAND=VERSION " + name));
       assertThat(r.ok()).as(r.describe()).isTrue();
       assertThat(r.out()).as(name.toString()).contains("\"supportedVersions\"").contains("\"1.0.0\"");
@@ -129,9 +130,9 @@ class PackageInstallIT {
   @Test
   @Order(4)
   void unitPassesSystemdAnalyzeVerify() {
-    assumeTrue(Run.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v systemd-analyze")).ok(),
+    assumeTrue(Cmd.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v systemd-analyze")).ok(),
         "systemd-analyze not installed (apt-get install systemd)");
-    Run.Result r = Run.exec(Duration.ofMinutes(1), List.of("systemd-analyze", "verify", UNIT.toString()));
+    Cmd.Result r = Cmd.exec(Duration.ofMinutes(1), List.of("systemd-analyze", "verify", UNIT.toString()));
     assertThat(r.ok()).as(r.describe()).isTrue();
     assertThat(r.err()).as(r.describe()).isEmpty();
   }
@@ -151,7 +152,7 @@ class PackageInstallIT {
     String reason = Testbed.unavailableReason();
     assumeTrue(reason == null, reason);
     assumeTrue(NotifyReceiver.available(), "needs python3 (the stand-in for systemd's notify socket)");
-    assumeTrue(Run.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v setpriv")).ok(),
+    assumeTrue(Cmd.exec(Duration.ofSeconds(10), List.of("sh", "-c", "command -v setpriv")).ok(),
         "needs setpriv (util-linux) to apply the unit's capability bounding set");
     ServiceUnit unit = ServiceUnit.read(UNIT);
     assertThat(unit.get("Type")).contains("notify");
@@ -161,7 +162,7 @@ class PackageInstallIT {
     try (Testbed tb = Testbed.create(1); NotifyReceiver notify = NotifyReceiver.startIn(tb.dir())) {
       String password = "pa\"ss $word`" + ProcessHandle.current().pid();
       EtcdAuth.enable(tb, "tartan", password);
-      Run.Result init = Run.exec(Duration.ofMinutes(1), List.of("ip", "netns", "exec", tb.ns("ctl"),
+      Cmd.Result init = Cmd.exec(Duration.ofMinutes(1), List.of("ip", "netns", "exec", tb.ns("ctl"),
               "/usr/bin/tartan", "network", "init", "--network", "10.77.0.0/16"),
           Map.of("PATH", ServiceUnit.SYSTEMD_BASE_ENV.get("PATH"), "FLANNELD_ETCD_ENDPOINTS", tb.etcdEndpoints(),
               "FLANNELD_ETCD_USERNAME", "tartan", "FLANNELD_ETCD_PASSWORD", password));
@@ -240,7 +241,7 @@ class PackageInstallIT {
   @Order(6)
   void reinstallingKeepsTheAdministratorsConfigWithoutAPrompt() throws IOException {
     String conf = Files.readString(Path.of("/etc/tartan/agent.conf"));
-    Run.Result again = Deb.install(); // stdin is /dev/null: a conffile prompt would fail here
+    Cmd.Result again = Deb.install(); // stdin is /dev/null: a conffile prompt would fail here
     assertThat(again.ok()).as(again.describe()).isTrue();
     assertThat(Files.readString(Path.of("/etc/tartan/agent.conf"))).isEqualTo(conf);
     assertThat(Path.of("/usr/share/tartan/tartan-cni.jsa")).as("rebuilt by postinst").isRegularFile();
@@ -250,7 +251,7 @@ class PackageInstallIT {
   @Test
   @Order(7)
   void removeKeepsConfigAndPurgeLeavesNothingBehind() throws IOException {
-    Run.Result remove = Deb.remove();
+    Cmd.Result remove = Deb.remove();
     assertThat(remove.ok()).as(remove.describe()).isTrue();
     assertThat(Deb.status()).isEqualTo("deinstall ok config-files");
     assertThat(Path.of("/usr/bin/tartan")).doesNotExist();
@@ -264,7 +265,7 @@ class PackageInstallIT {
     assertThat(Path.of("/etc/tartan/agent.conf")).isRegularFile();
     assertThat(Path.of("/etc/default/tartan")).isRegularFile();
 
-    Run.Result purge = Deb.purgeCommand();
+    Cmd.Result purge = Deb.purgeCommand();
     assertThat(purge.ok()).as(purge.describe()).isTrue();
     assertThat(Deb.status()).isNull();
     assertThat(Path.of("/etc/tartan")).doesNotExist();

@@ -4,23 +4,50 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** Runs a command to completion for tests and returns what it printed. */
 public final class Cmd {
+  private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(120);
+
   private Cmd() {}
 
   /** The outcome of one command. */
-  public record Result(int exit, String out, String err) {
+  public record Result(List<String> argv, int exit, String out, String err) {
     public boolean ok() {
       return exit == 0;
     }
+
+    /** The command and everything it printed, for assertion messages. */
+    public String describe() {
+      return String.join(" ", argv) + " -> exit " + exit + "\n--- stdout\n" + out + "--- stderr\n" + err;
+    }
   }
 
-  /** Runs the command; never throws for a non-zero exit. */
+  /** Runs the command (120 s at most); never throws for a non-zero exit. */
   public static Result exec(List<String> argv, String stdin) {
+    return exec(DEFAULT_TIMEOUT, argv, null, stdin);
+  }
+
+  /** Runs the command with a time limit; never throws for a non-zero exit. */
+  public static Result exec(Duration timeout, List<String> argv) {
+    return exec(timeout, argv, null, null);
+  }
+
+  /** Runs the command with a time limit; {@code env} replaces the environment when not null. */
+  public static Result exec(Duration timeout, List<String> argv, Map<String, String> env) {
+    return exec(timeout, argv, env, null);
+  }
+
+  /**
+   * Runs {@code argv} with {@code stdin} (or none); {@code env} replaces the environment when not
+   * null. Never throws for a non-zero exit; a timeout kills the command and its children and throws.
+   */
+  public static Result exec(Duration timeout, List<String> argv, Map<String, String> env, String stdin) {
     try {
       Path out = Files.createTempFile("tt-cmd", ".out");
       Path err = Files.createTempFile("tt-cmd", ".err");
@@ -28,16 +55,23 @@ public final class Cmd {
         ProcessBuilder pb = new ProcessBuilder(argv)
             .redirectOutput(out.toFile())
             .redirectError(err.toFile());
+        if (env != null) {
+          pb.environment().clear();
+          pb.environment().putAll(env);
+        }
         Process p = pb.start();
         if (stdin != null) {
           p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
         }
         p.getOutputStream().close();
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+          p.descendants().forEach(ProcessHandle::destroyForcibly);
           p.destroyForcibly();
-          throw new IllegalStateException("timed out after 120 s: " + String.join(" ", argv));
+          p.waitFor(10, TimeUnit.SECONDS);
+          throw new IllegalStateException("timed out after " + timeout + ": " + String.join(" ", argv)
+              + "\n" + Files.readString(out) + Files.readString(err));
         }
-        return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
+        return new Result(List.copyOf(argv), p.exitValue(), Files.readString(out), Files.readString(err));
       } finally {
         Files.deleteIfExists(out);
         Files.deleteIfExists(err);
