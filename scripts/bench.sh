@@ -603,7 +603,11 @@ elapsed=$(( $(date +%s) - STARTED ))
   echo "| code | $CODE |"
   echo "| agent JVM flags | \`$JVM_FLAGS\` — from \`systemd/tartan\` (\`/usr/bin/tartan\`), the launcher the unit runs (\`$UNIT_EXEC\`); every agent here was started through it |"
   echo "| load average (1/5/15 min) | at the start $LOAD_START; ${RERAN:+before the re-run $RERAN; }at the end $LOAD_END |"
-  echo "| sharing | other work (builds and tests) ran on the machine at the same time. The run raised its own session to autogroup nice −20 and its processes to nice −20 so that the shared CPUs distort it less; the figures are still taken on a busy machine. etcd, the bench harness (its netlink monitor) and the agents share the same CPUs too |"
+  if awk -v l="${LOAD_START%% *}" 'BEGIN {exit !(l > 1.0)}'; then
+    echo "| sharing | other work ran on the machine at the same time (load average above 1 at the start). The run raised its own session to autogroup nice −20 and its processes to nice −20 so that the shared CPUs distort it less; the figures are still taken on a busy machine. etcd, the bench harness (its netlink monitor) and the agents share the same CPUs too |"
+  else
+    echo "| sharing | the machine was otherwise idle at the start (load average below 1); the later load is the benchmark's own. etcd, the bench harness (its netlink monitor) and the agents share the same 2 CPUs |"
+  fi
   [ -f "$RES/notes" ] && echo "| interference | $(tr '\n' ' ' <"$RES/notes") |"
   echo "| parts run | $ONLY${RERAN:+; parts 1–4 re-run at the end because the load at the start exceeded the CPU count} |"
   echo

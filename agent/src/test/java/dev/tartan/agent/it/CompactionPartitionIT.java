@@ -34,15 +34,7 @@ class CompactionPartitionIT {
 
   @BeforeAll
   static void up() {
-    Matrix.assumeTestbed();
-    bed = Testbed.create(3, 1);
-    Matrix.initNetwork(bed);
-    for (int h = 1; h <= 3; h++) {
-      agents.put(h, bed.startAgent(h));
-    }
-    for (int h = 1; h <= 3; h++) {
-      Matrix.awaitReady(bed, h, agents.get(h), Duration.ofSeconds(60));
-    }
+    bed = Matrix.startNetwork(3, 1, agents);
   }
 
   @AfterAll

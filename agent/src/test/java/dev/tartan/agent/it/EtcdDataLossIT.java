@@ -39,15 +39,7 @@ class EtcdDataLossIT {
 
   @BeforeAll
   static void up() {
-    Matrix.assumeTestbed();
-    bed = Testbed.create(4, 1);
-    Matrix.initNetwork(bed);
-    for (int h = 1; h <= 4; h++) {
-      agents.put(h, bed.startAgent(h));
-    }
-    for (int h = 1; h <= 4; h++) {
-      Matrix.awaitReady(bed, h, agents.get(h), Duration.ofSeconds(60));
-    }
+    bed = Matrix.startNetwork(4, 1, agents);
   }
 
   @AfterAll

@@ -31,15 +31,7 @@ class EtcdMemberLossIT {
 
   @BeforeAll
   static void up() {
-    Matrix.assumeTestbed();
-    bed = Testbed.create(3, 3);
-    Matrix.initNetwork(bed);
-    for (int h = 1; h <= 3; h++) {
-      agents.put(h, bed.startAgent(h, "--lease-ttl", TTL));
-    }
-    for (int h = 1; h <= 3; h++) {
-      Matrix.awaitReady(bed, h, agents.get(h), Duration.ofSeconds(60));
-    }
+    bed = Matrix.startNetwork(3, 3, agents, "--lease-ttl", TTL);
   }
 
   @AfterAll

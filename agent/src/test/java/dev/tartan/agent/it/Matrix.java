@@ -57,6 +57,23 @@ final class Matrix {
    * Prints {@code RELIABILITY <row>: <figure>=<value>} and writes it to target/reliability.txt (started
    * afresh by the first figure of a test run).
    */
+  /**
+   * A testbed of {@code hosts} hosts and an etcd of {@code etcdMembers} members, the network config,
+   * and one agent per host (with {@code agentFlags}) started into {@code agents} and awaited ready.
+   */
+  static Testbed startNetwork(int hosts, int etcdMembers, Map<Integer, AgentProcess> agents, String... agentFlags) {
+    assumeTestbed();
+    Testbed bed = Testbed.create(hosts, etcdMembers);
+    initNetwork(bed);
+    for (int h = 1; h <= hosts; h++) {
+      agents.put(h, bed.startAgent(h, agentFlags));
+    }
+    for (int h = 1; h <= hosts; h++) {
+      awaitReady(bed, h, agents.get(h), Duration.ofSeconds(60));
+    }
+    return bed;
+  }
+
   static synchronized void report(String row, String figure, Object value) {
     String line = "RELIABILITY " + row + ": " + figure + "=" + value;
     System.out.println(line);
