@@ -173,7 +173,6 @@ public final class Reconciler {
     Set<Object> failed = new HashSet<>();
     int total = neighAdd.size() + fdbAdd.size() + routeAdd.size() + routeDel.size() + fdbDel.size()
         + neighDel.size();
-    Set<Object> failedNow = new HashSet<>();
     if (total > 0) {
       Batch batch = nl.batch();
       for (Neighbour n : neighAdd) {
@@ -215,7 +214,6 @@ public final class Reconciler {
           continue; // already gone: that is what we wanted
         }
         failed.add(entry);
-        failedNow.add(entry);
         if (lastFailed.contains(entry)) {
           log.debug("{} {} failed again: {}", op, describe(entry), f.error().getMessage());
         } else {
@@ -224,11 +222,11 @@ public final class Reconciler {
       }
     }
     for (Object e : lastFailed) {
-      if (!failedNow.contains(e) && ops.containsKey(e)) {
+      if (!failed.contains(e) && ops.containsKey(e)) {
         log.info("{} {} succeeded after earlier failures", ops.get(e), describe(e));
       }
     }
-    lastFailed = failedNow;
+    lastFailed = failed;
 
     // ---- one INFO line per peer subnet added or removed
     Map<Inet4Address, Neighbour> wantedNeigh = new HashMap<>();
@@ -317,12 +315,13 @@ public final class Reconciler {
     ReconcileResult.Counts rc = counts(desired.routes().size(), routeAdd, routeDel, failed);
     Duration took = Duration.ofNanos(System.nanoTime() - start);
     ReconcileResult result = new ReconcileResult(nc, fc, rc, peersAdded, peersRemoved, took);
-    if (result.writes() > 0) {
+    // peers added or removed already had their own INFO line; a summary is news only for repairs and failures
+    if (result.failures() > 0 || (result.writes() > 0 && peersAdded == 0 && peersRemoved == 0)) {
       log.info("reconciled {} peers on dev {}: +{} -{} peers, {} writes, {} failed, {} ms",
           desired.peers(), dev, peersAdded, peersRemoved, result.writes(), result.failures(),
           took.toMillis());
     } else {
-      log.debug("reconciled {} peers on dev {}: no changes, {} ms", desired.peers(), dev,
+      log.debug("reconciled {} peers on dev {}: {} writes, {} ms", desired.peers(), dev, result.writes(),
           took.toMillis());
     }
     return result;
