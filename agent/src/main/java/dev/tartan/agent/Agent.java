@@ -10,15 +10,15 @@ import dev.tartan.agent.iface.ExternalInterface;
 import dev.tartan.agent.iface.ExternalInterfaceSelector;
 import dev.tartan.agent.iface.InterfaceSelectionException;
 import dev.tartan.agent.iface.NetworkOverlap;
-import dev.tartan.agent.masq.IptablesException;
-import dev.tartan.agent.masq.Sysctl;
-import dev.tartan.agent.masq.TrafficRules;
-import dev.tartan.agent.masq.VxlanPeerFilter;
+import dev.tartan.agent.firewall.IptablesException;
+import dev.tartan.agent.firewall.Sysctl;
+import dev.tartan.agent.firewall.TrafficRules;
+import dev.tartan.agent.firewall.VxlanPeerFilter;
 import dev.tartan.agent.metrics.AgentMetrics;
-import dev.tartan.agent.netlink.route.Link;
-import dev.tartan.agent.netlink.route.NetlinkMonitor;
-import dev.tartan.agent.netlink.route.RtNetlink;
-import dev.tartan.agent.netlink.route.RtNetlinkClient;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.NetlinkMonitor;
+import dev.tartan.agent.netlink.rtnl.RtNetlink;
+import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
 import dev.tartan.agent.routing.DriftWatcher;
 import dev.tartan.agent.routing.PeerTable;
 import dev.tartan.agent.routing.ReconcileLoop;
@@ -26,7 +26,7 @@ import dev.tartan.agent.routing.Reconciler;
 import dev.tartan.agent.subnetenv.SubnetEnv;
 import dev.tartan.agent.subnetenv.SubnetEnvFile;
 import dev.tartan.agent.systemd.SdNotify;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseEvent;
 import dev.tartan.store.LeaseListener;
@@ -36,8 +36,9 @@ import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.NetworkConfigMissingException;
 import dev.tartan.store.SubnetLease;
 import dev.tartan.store.Subscription;
-import dev.tartan.store.etcd.EtcdAccessDeniedException;
-import dev.tartan.store.etcd.EtcdLeaseStore;
+import dev.tartan.store.AccessDeniedException;
+import dev.tartan.store.Store;
+import dev.tartan.store.etcd.EtcdStores;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -89,7 +90,7 @@ public final class Agent implements AutoCloseable {
   private final AtomicBoolean peerFilterPending = new AtomicBoolean();
   private volatile boolean leaseHeld;
 
-  private EtcdLeaseStore store;
+  private Store store;
   private NetworkConfig network;
   private ExternalInterface external;
   private VxlanNetwork vxlan;
@@ -119,7 +120,7 @@ public final class Agent implements AutoCloseable {
     }
 
     notReady = "waiting for etcd";
-    store = retry("connect to etcd", () -> EtcdLeaseStore.connect(cfg.etcdOptions()));
+    store = retry("connect to etcd", () -> EtcdStores.connect(cfg.etcdOptions()));
     closers.add(store);
     metrics.etcd(store::watchReconnects, store::compactionsSeen, store::badKeysSkipped);
     notReady = "waiting for the network config";
@@ -555,7 +556,7 @@ public final class Agent implements AutoCloseable {
     while (true) {
       try {
         return call.call();
-      } catch (EtcdAccessDeniedException e) {
+      } catch (AccessDeniedException e) {
         throw new AgentException(e.getMessage()); // wrong CA, certificate or password: retrying cannot help
       } catch (NetworkConfigMissingException e) {
         if (!e.getMessage().equals(lastLogged)) {

@@ -14,7 +14,7 @@ public final class CniMain {
 
   public static void main(String[] args) {
     if (args.length == 1 && args[0].equals("--cds-training")) {
-      CdsTraining.run();
+      CdsArchiveWorkload.run();
       return;
     }
     System.exit(new CniPlugin(new SystemEnv(), System.in, System.out, System.err).run());

@@ -1,5 +1,6 @@
 package dev.tartan.store;
 
+import dev.tartan.net.Ipv4Subnet;
 import java.util.List;
 import java.util.Optional;
 

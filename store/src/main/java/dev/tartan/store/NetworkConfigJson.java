@@ -1,5 +1,6 @@
 package dev.tartan.store;
 
+import dev.tartan.net.Ipv4Subnet;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.Inet4Address;

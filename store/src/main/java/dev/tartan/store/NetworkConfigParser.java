@@ -1,5 +1,7 @@
 package dev.tartan.store;
 
+import dev.tartan.net.Ipv6Text;
+import dev.tartan.net.Ipv4Subnet;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;

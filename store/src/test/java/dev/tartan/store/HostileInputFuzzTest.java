@@ -1,5 +1,6 @@
 package dev.tartan.store;
 
+import dev.tartan.net.Ipv4Subnet;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tartan.store.alloc.SubnetKey;
@@ -19,7 +20,7 @@ import org.junit.jupiter.api.Timeout;
  * JSON, subnet keys) and of the endpoint flag, fed fixed-seed fuzz input ({@link Fuzz}) with a
  * fixed budget. Expected errors are the typed exceptions; anything else is a defect. Plus
  * round-trip properties on random valid values. The netlink parser has its own fuzz test
- * ({@code agent.netlink.route.NetlinkParserFuzzTest}); subnet.env and the CNI stdin are fuzzed in
+ * ({@code agent.netlink.rtnl.NetlinkParserFuzzTest}); subnet.env and the CNI stdin are fuzzed in
  * their modules.
  */
 @Timeout(60)

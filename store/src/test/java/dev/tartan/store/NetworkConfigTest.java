@@ -1,5 +1,7 @@
 package dev.tartan.store;
 
+import dev.tartan.net.Ipv6Text;
+import dev.tartan.net.Ipv4Subnet;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

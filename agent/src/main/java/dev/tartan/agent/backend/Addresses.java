@@ -1,9 +1,9 @@
 package dev.tartan.agent.backend;
 
 import dev.tartan.agent.netlink.NetlinkException;
-import dev.tartan.agent.netlink.route.Address;
-import dev.tartan.agent.netlink.route.RtNetlink;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.Address;
+import dev.tartan.agent.netlink.rtnl.RtNetlink;
+import dev.tartan.net.Ipv4Subnet;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;

@@ -1,10 +1,10 @@
 package dev.tartan.agent.backend;
 
 import dev.tartan.agent.netlink.NetlinkException;
-import dev.tartan.agent.netlink.route.Address;
-import dev.tartan.agent.netlink.route.Link;
-import dev.tartan.agent.netlink.route.RtNetlink;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.Address;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.RtNetlink;
+import dev.tartan.net.Ipv4Subnet;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

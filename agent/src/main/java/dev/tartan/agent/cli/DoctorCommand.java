@@ -11,18 +11,18 @@ import dev.tartan.agent.doctor.Diagnosis;
 import dev.tartan.agent.doctor.Finding;
 import dev.tartan.agent.doctor.KernelState;
 import dev.tartan.agent.doctor.Report;
-import dev.tartan.agent.masq.Iptables;
-import dev.tartan.agent.masq.Rule;
-import dev.tartan.agent.masq.RuleSet;
+import dev.tartan.agent.firewall.Iptables;
+import dev.tartan.agent.firewall.Rule;
+import dev.tartan.agent.firewall.RuleSet;
 import dev.tartan.agent.netlink.NetlinkException;
-import dev.tartan.agent.netlink.route.RtNetlinkClient;
+import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
 import dev.tartan.agent.subnetenv.SubnetEnv;
 import dev.tartan.agent.subnetenv.SubnetEnvFile;
 import dev.tartan.store.LeaseStoreException;
 import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.NetworkConfigException;
 import dev.tartan.store.SubnetLease;
-import dev.tartan.store.etcd.EtcdLeaseStore;
+import dev.tartan.store.Store;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.Inet4Address;
@@ -89,7 +89,7 @@ public final class DoctorCommand implements Callable<Integer>, Cli.QuietLogs {
       NetworkConfig cfg;
       List<SubnetLease> leases;
       String subnetsPrefix;
-      try (EtcdLeaseStore store = Stores.open(etcd)) {
+      try (Store store = Stores.open(etcd)) {
         String key = store.configKey();
         String raw = store.rawConfig().orElseThrow(() -> new CliException("no network config at " + key
             + "; create one with 'tartan network init --network CIDR'"));
@@ -151,7 +151,7 @@ public final class DoctorCommand implements Callable<Integer>, Cli.QuietLogs {
     private Iptables iptables;
 
     @Override
-    public List<Rule> missing(RuleSet set) throws dev.tartan.agent.masq.IptablesException {
+    public List<Rule> missing(RuleSet set) throws dev.tartan.agent.firewall.IptablesException {
       if (iptables == null) {
         iptables = Iptables.locate();
       }

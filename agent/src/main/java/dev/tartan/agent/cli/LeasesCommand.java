@@ -6,11 +6,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseStoreException;
 import dev.tartan.store.SubnetLease;
 import dev.tartan.store.alloc.SubnetKeys;
-import dev.tartan.store.etcd.EtcdLeaseStore;
+import dev.tartan.store.Store;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.Inet4Address;
@@ -70,7 +70,7 @@ public final class LeasesCommand implements Runnable {
     public Integer call() throws LeaseStoreException {
       List<SubnetLease> leases;
       try (Progress progress = Progress.start(spec.commandLine().getErr(), "reading the leases and their TTLs from etcd");
-          EtcdLeaseStore store = Stores.open(etcd)) {
+          Store store = Stores.open(etcd)) {
         leases = store.list();
       }
       PrintWriter out = spec.commandLine().getOut();
@@ -110,7 +110,7 @@ public final class LeasesCommand implements Runnable {
     public Integer call() throws LeaseStoreException {
       SubnetLease lease;
       String key;
-      try (EtcdLeaseStore store = Stores.open(etcd)) {
+      try (Store store = Stores.open(etcd)) {
         lease = store.reserve(subnet, publicIp);
         key = store.subnetsPrefix() + SubnetKeys.format(lease.subnet());
       }
@@ -140,7 +140,7 @@ public final class LeasesCommand implements Runnable {
     @Override
     public Integer call() throws LeaseStoreException {
       boolean deleted;
-      try (EtcdLeaseStore store = Stores.open(etcd)) {
+      try (Store store = Stores.open(etcd)) {
         deleted = store.releaseSubnet(subnet);
       }
       spec.commandLine().getOut().println(deleted

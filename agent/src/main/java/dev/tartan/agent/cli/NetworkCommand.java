@@ -2,12 +2,12 @@ package dev.tartan.agent.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseStoreException;
 import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.NetworkConfigException;
 import dev.tartan.store.NetworkConfigJson;
-import dev.tartan.store.etcd.EtcdLeaseStore;
+import dev.tartan.store.Store;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.Inet4Address;
@@ -94,7 +94,7 @@ public final class NetworkCommand implements Runnable {
         throw new ParameterException(spec.commandLine(), "invalid network config: " + e.getMessage());
       }
       PrintWriter out = spec.commandLine().getOut();
-      try (EtcdLeaseStore store = Stores.open(etcd)) {
+      try (Store store = Stores.open(etcd)) {
         String key = store.configKey();
         Optional<String> existing = store.rawConfig();
         if (existing.isPresent() && sameJson(existing.get(), json)) {
@@ -132,7 +132,7 @@ public final class NetworkCommand implements Runnable {
     public Integer call() throws LeaseStoreException, CliException {
       String key;
       String raw;
-      try (EtcdLeaseStore store = Stores.open(etcd)) {
+      try (Store store = Stores.open(etcd)) {
         key = store.configKey();
         raw = store.rawConfig().orElseThrow(() -> new CliException("no network config at " + key
             + "; create one with 'tartan network init --network CIDR'"));

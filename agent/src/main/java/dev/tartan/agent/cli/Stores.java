@@ -1,13 +1,14 @@
 package dev.tartan.agent.cli;
 
 import dev.tartan.store.LeaseStoreException;
-import dev.tartan.store.etcd.EtcdLeaseStore;
+import dev.tartan.store.Store;
+import dev.tartan.store.etcd.EtcdStores;
 
 /** Opens the etcd store for one admin command. */
 final class Stores {
   private Stores() {}
 
-  static EtcdLeaseStore open(EtcdFlags flags) throws LeaseStoreException {
-    return EtcdLeaseStore.connect(flags.toOptions());
+  static Store open(EtcdFlags flags) throws LeaseStoreException {
+    return EtcdStores.connect(flags.toOptions());
   }
 }

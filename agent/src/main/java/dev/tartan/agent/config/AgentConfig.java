@@ -150,7 +150,7 @@ public record AgentConfig(
   }
 
   /**
-   * The etcd client settings for the store ({@code EtcdLeaseStore}).
+   * The etcd client settings for the store ({@code Store}).
    *
    * @throws IllegalArgumentException when they do not fit together (never after {@link #resolve},
    *     which checks this)

@@ -1,12 +1,12 @@
 package dev.tartan.agent.doctor;
 
 import dev.tartan.agent.netlink.NetlinkException;
-import dev.tartan.agent.netlink.route.Address;
-import dev.tartan.agent.netlink.route.FdbEntry;
-import dev.tartan.agent.netlink.route.Link;
-import dev.tartan.agent.netlink.route.Neighbour;
-import dev.tartan.agent.netlink.route.Route;
-import dev.tartan.agent.netlink.route.RtNetlink;
+import dev.tartan.agent.netlink.rtnl.Address;
+import dev.tartan.agent.netlink.rtnl.FdbEntry;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.Neighbour;
+import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;

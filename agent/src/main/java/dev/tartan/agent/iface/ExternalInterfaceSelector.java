@@ -4,11 +4,11 @@ import static java.util.Objects.requireNonNull;
 
 import dev.tartan.agent.config.AgentConfig;
 import dev.tartan.agent.netlink.NetlinkException;
-import dev.tartan.agent.netlink.route.Address;
-import dev.tartan.agent.netlink.route.Link;
-import dev.tartan.agent.netlink.route.Route;
-import dev.tartan.agent.netlink.route.RtNetlink;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.Address;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.agent.netlink.rtnl.RtNetlink;
+import dev.tartan.net.Ipv4Subnet;
 import java.net.Inet4Address;
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -6,7 +6,7 @@ import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
 import com.codahale.metrics.jvm.MemoryUsageGaugeSet;
 import dev.tartan.agent.health.HealthServer;
-import dev.tartan.agent.netlink.route.RtNetlink;
+import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.routing.DriftWatcher;
 import dev.tartan.agent.routing.ReconcileLoop;
 import dev.tartan.agent.routing.ReconcileResult;
@@ -160,7 +160,7 @@ public final class AgentMetrics {
     this.peersKnown = Objects.requireNonNull(known, "known");
   }
 
-  /** The store's own counters ({@code EtcdLeaseStore::watchReconnects}, ...). */
+  /** The store's own counters ({@code StoreStats::watchReconnects}, ...). */
   public void etcd(LongSupplier watchReconnects, LongSupplier compactionsSeen, LongSupplier badKeysSkipped) {
     mirror("etcd.watch_reconnects", watchReconnects);
     mirror("etcd.compactions_seen", compactionsSeen);

@@ -2,8 +2,8 @@ package dev.tartan.agent.metrics;
 
 import dev.tartan.agent.netlink.Errno;
 import dev.tartan.agent.netlink.NetlinkException;
-import dev.tartan.agent.netlink.route.Batch;
-import dev.tartan.agent.netlink.route.RtNetlink;
+import dev.tartan.agent.netlink.rtnl.Batch;
+import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;

@@ -1,9 +1,9 @@
 package dev.tartan.agent.routing;
 
-import dev.tartan.agent.netlink.route.FdbEntry;
-import dev.tartan.agent.netlink.route.Neighbour;
-import dev.tartan.agent.netlink.route.Route;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.FdbEntry;
+import dev.tartan.agent.netlink.rtnl.Neighbour;
+import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.net.Ipv4Subnet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;

@@ -1,11 +1,11 @@
 package dev.tartan.agent.routing;
 
-import dev.tartan.agent.netlink.route.FdbEntry;
-import dev.tartan.agent.netlink.route.Link;
-import dev.tartan.agent.netlink.route.Neighbour;
-import dev.tartan.agent.netlink.route.NetlinkEvent;
-import dev.tartan.agent.netlink.route.Route;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.FdbEntry;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.Neighbour;
+import dev.tartan.agent.netlink.rtnl.NetlinkEvent;
+import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.net.Ipv4Subnet;
 import java.net.Inet4Address;
 import java.util.EnumMap;
 import java.util.HashMap;

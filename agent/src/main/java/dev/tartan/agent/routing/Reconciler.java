@@ -1,12 +1,12 @@
 package dev.tartan.agent.routing;
 
 import dev.tartan.agent.netlink.NetlinkException;
-import dev.tartan.agent.netlink.route.Batch;
-import dev.tartan.agent.netlink.route.FdbEntry;
-import dev.tartan.agent.netlink.route.Neighbour;
-import dev.tartan.agent.netlink.route.Route;
-import dev.tartan.agent.netlink.route.RtNetlink;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.Batch;
+import dev.tartan.agent.netlink.rtnl.FdbEntry;
+import dev.tartan.agent.netlink.rtnl.Neighbour;
+import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.agent.netlink.rtnl.RtNetlink;
+import dev.tartan.net.Ipv4Subnet;
 import java.net.Inet4Address;
 import java.time.Duration;
 import java.util.ArrayList;

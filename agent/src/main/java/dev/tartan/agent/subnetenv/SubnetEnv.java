@@ -2,8 +2,8 @@ package dev.tartan.agent.subnetenv;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tartan.store.Ipv4Subnet;
-import dev.tartan.store.Ipv6Text;
+import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Text;
 import java.math.BigInteger;
 import java.net.Inet4Address;
 import java.util.ArrayList;

@@ -6,11 +6,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tartan.agent.netlink.NetlinkException;
-import dev.tartan.agent.netlink.route.Address;
-import dev.tartan.agent.netlink.route.FakeRtNetlink;
-import dev.tartan.agent.netlink.route.FakeRtNetlink.Call;
-import dev.tartan.agent.netlink.route.Link;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.Address;
+import dev.tartan.agent.netlink.rtnl.FakeRtNetlink;
+import dev.tartan.agent.netlink.rtnl.FakeRtNetlink.Call;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.net.Ipv4Subnet;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 

@@ -2,7 +2,7 @@ package dev.tartan.agent.bench;
 
 import dev.tartan.agent.bench.BenchHost.AgentRun;
 import dev.tartan.agent.bench.SyntheticPeers.Peer;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.testing.EtcdClusterExtension;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,14 +1,14 @@
 package dev.tartan.agent.bench;
 
 import dev.tartan.agent.netlink.NetlinkException;
-import dev.tartan.agent.netlink.route.FdbEntry;
-import dev.tartan.agent.netlink.route.Link;
-import dev.tartan.agent.netlink.route.Neighbour;
-import dev.tartan.agent.netlink.route.NetlinkEvent;
-import dev.tartan.agent.netlink.route.NetlinkMonitor;
-import dev.tartan.agent.netlink.route.Route;
-import dev.tartan.agent.netlink.route.RtNetlinkClient;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.FdbEntry;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.Neighbour;
+import dev.tartan.agent.netlink.rtnl.NetlinkEvent;
+import dev.tartan.agent.netlink.rtnl.NetlinkMonitor;
+import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
+import dev.tartan.net.Ipv4Subnet;
 import java.net.Inet4Address;
 import java.nio.file.Path;
 import java.util.HashMap;

@@ -2,7 +2,7 @@ package dev.tartan.agent.bench;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.alloc.SubnetKeys;
 import dev.tartan.store.etcd.LeaseJson;

@@ -8,7 +8,7 @@ import dev.tartan.agent.doctor.Diagnosis;
 import dev.tartan.agent.doctor.Finding;
 import dev.tartan.agent.doctor.Report;
 import dev.tartan.agent.subnetenv.SubnetEnv;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.SubnetLease;
 import java.io.PrintWriter;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.SubnetLease;
 import java.net.Inet4Address;

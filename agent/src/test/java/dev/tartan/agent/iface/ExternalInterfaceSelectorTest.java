@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tartan.agent.netlink.Errno;
-import dev.tartan.agent.netlink.route.Address;
-import dev.tartan.agent.netlink.route.FakeRtNetlink;
-import dev.tartan.agent.netlink.route.Link;
-import dev.tartan.agent.netlink.route.Route;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.Address;
+import dev.tartan.agent.netlink.rtnl.FakeRtNetlink;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.net.Ipv4Subnet;
 import java.net.Inet4Address;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;

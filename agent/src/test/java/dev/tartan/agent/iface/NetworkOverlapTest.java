@@ -2,8 +2,8 @@ package dev.tartan.agent.iface;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tartan.agent.netlink.route.Address;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.Address;
+import dev.tartan.net.Ipv4Subnet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;

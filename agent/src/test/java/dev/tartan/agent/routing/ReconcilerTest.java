@@ -9,13 +9,13 @@ import dev.tartan.agent.backend.vxlan.VxlanBackendConfig;
 import dev.tartan.agent.backend.vxlan.VxlanDevice;
 import dev.tartan.agent.backend.vxlan.VxlanPeers;
 import dev.tartan.agent.netlink.Errno;
-import dev.tartan.agent.netlink.route.FakeRtNetlink;
-import dev.tartan.agent.netlink.route.FakeRtNetlink.Call;
-import dev.tartan.agent.netlink.route.FdbEntry;
-import dev.tartan.agent.netlink.route.Link;
-import dev.tartan.agent.netlink.route.Neighbour;
-import dev.tartan.agent.netlink.route.Route;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.FakeRtNetlink;
+import dev.tartan.agent.netlink.rtnl.FakeRtNetlink.Call;
+import dev.tartan.agent.netlink.rtnl.FdbEntry;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.Neighbour;
+import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.SubnetLease;
 import java.util.ArrayList;
 import java.util.List;
@@ -243,7 +243,7 @@ class ReconcilerTest {
   @Test
   void entriesOnAnotherLinkAreNeverTouched() throws Exception {
     reconciler.reconcile(desired(P2));
-    Link other = nl.createVxlan(new dev.tartan.agent.netlink.route.VxlanSpec("vx9", 9, null, 0, 0,
+    Link other = nl.createVxlan(new dev.tartan.agent.netlink.rtnl.VxlanSpec("vx9", 9, null, 0, 0,
         false, false, null, 0, null));
     nl.setUp(other.index(), true);
     nl.replaceNeighbour(Neighbour.permanent(other.index(), ip("10.9.0.0"), "5a:00:00:00:09:00"));

@@ -1,6 +1,6 @@
 package dev.tartan.agent.routing;
 
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.SubnetLease;
 import java.net.Inet4Address;

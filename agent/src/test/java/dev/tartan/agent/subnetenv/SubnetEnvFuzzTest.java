@@ -2,7 +2,7 @@ package dev.tartan.agent.subnetenv;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.testing.Fuzz;
 import java.util.List;
 import java.util.Random;

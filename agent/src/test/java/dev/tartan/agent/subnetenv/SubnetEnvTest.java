@@ -3,7 +3,7 @@ package dev.tartan.agent.subnetenv;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import org.junit.jupiter.api.Test;
 
 class SubnetEnvTest {

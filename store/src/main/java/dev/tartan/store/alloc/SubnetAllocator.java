@@ -1,6 +1,6 @@
 package dev.tartan.store.alloc;
 
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.SubnetLease;
 import java.net.Inet4Address;

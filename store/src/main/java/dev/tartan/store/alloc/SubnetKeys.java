@@ -1,7 +1,7 @@
 package dev.tartan.store.alloc;
 
-import dev.tartan.store.Ipv4Subnet;
-import dev.tartan.store.Ipv6Text;
+import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Text;
 import java.math.BigInteger;
 import java.net.Inet6Address;
 import java.util.Optional;

@@ -1,10 +1,13 @@
 package dev.tartan.store.etcd;
 
+import dev.tartan.store.AccessDeniedException;
+import dev.tartan.store.Store;
+
 import static java.nio.charset.StandardCharsets.UTF_8;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseListener;
 import dev.tartan.store.LeaseLostException;
@@ -69,7 +72,7 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe. Requests time out after {@value #REQUEST_TIMEOUT_SECONDS} s each; a watch runs on
  * its own thread and reconnects by itself.
  */
-public final class EtcdLeaseStore implements LeaseStore {
+public final class EtcdLeaseStore implements Store {
   private static final int TTL_LOOKUPS_IN_FLIGHT = 256;
 
   private static final Logger LOG = LoggerFactory.getLogger(EtcdLeaseStore.class);
@@ -154,7 +157,7 @@ public final class EtcdLeaseStore implements LeaseStore {
       client.close();
       String denied = accessDenied(e.getCause(), opts);
       if (denied != null) {
-        throw new EtcdAccessDeniedException("cannot reach etcd at " + tried + ": " + denied, e.getCause());
+        throw new AccessDeniedException("cannot reach etcd at " + tried + ": " + denied, e.getCause());
       }
       throw new LeaseStoreException("cannot reach etcd at " + tried + ": " + rootMessage(e.getCause()), e.getCause());
     } catch (InterruptedException e) {

@@ -3,7 +3,7 @@ package dev.tartan.store.alloc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.SubnetLease;

@@ -2,7 +2,7 @@ package dev.tartan.store.alloc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

@@ -1,10 +1,12 @@
 package dev.tartan.store.etcd;
 
+import dev.tartan.store.AccessDeniedException;
+
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseStoreException;
 import dev.tartan.store.SubnetLease;
@@ -120,7 +122,7 @@ class EtcdSecurityIT {
   void tlsWithoutTheRequiredClientCertificateFailsNamingTheEndpoint() {
     URI endpoint = tls.clientEndpoints().get(0);
     assertThatThrownBy(() -> EtcdLeaseStore.connect(tlsOptions(certs.resolve("ca.pem"), null, null)))
-        .isInstanceOf(EtcdAccessDeniedException.class)
+        .isInstanceOf(AccessDeniedException.class)
         .hasMessageStartingWith("cannot reach etcd at " + endpoint);
   }
 
@@ -128,7 +130,7 @@ class EtcdSecurityIT {
   void aServerCertificateFromAnotherCaIsRefused() {
     assertThatThrownBy(() -> EtcdLeaseStore.connect(tlsOptions(certs.resolve("other-ca.pem"),
         certs.resolve("client.pem"), certs.resolve("client-key.pem"))))
-        .isInstanceOf(EtcdAccessDeniedException.class)
+        .isInstanceOf(AccessDeniedException.class)
         .hasMessageStartingWith("cannot reach etcd at " + tls.clientEndpoints().get(0))
         .hasMessageContaining("--etcd-cafile " + certs.resolve("other-ca.pem"))
         .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
@@ -165,14 +167,14 @@ class EtcdSecurityIT {
     }
     EtcdOptions wrong = new EtcdOptions(plain.clientEndpoints(), "/auth/network", null, null, null, "root", "nope",
         Duration.ofSeconds(30));
-    assertThatThrownBy(() -> EtcdLeaseStore.connect(wrong)).isInstanceOf(EtcdAccessDeniedException.class)
+    assertThatThrownBy(() -> EtcdLeaseStore.connect(wrong)).isInstanceOf(AccessDeniedException.class)
         .hasMessageStartingWith("cannot reach etcd at " + plain.clientEndpoints().get(0))
         .hasMessageContaining("authentication failed")
         .hasMessageContaining("--etcd-password")
         .satisfies(e -> assertThat(e.getMessage()).doesNotContain("nope"));
     EtcdOptions none = new EtcdOptions(plain.clientEndpoints(), "/auth/network", null, null, null, null, null,
         Duration.ofSeconds(30));
-    assertThatThrownBy(() -> EtcdLeaseStore.connect(none)).isInstanceOf(EtcdAccessDeniedException.class)
+    assertThatThrownBy(() -> EtcdLeaseStore.connect(none)).isInstanceOf(AccessDeniedException.class)
         .hasMessageContaining("etcd requires authentication");
     // a user without a role: etcd says "permission denied" for the prefix
     try (Client admin = Client.builder().endpoints(plain.clientEndpoints()).user(ByteSequence.from("root", UTF_8))
@@ -182,7 +184,7 @@ class EtcdSecurityIT {
     }
     EtcdOptions roleless = new EtcdOptions(plain.clientEndpoints(), "/auth/network", null, null, null, "nobody",
         "pw", Duration.ofSeconds(30));
-    assertThatThrownBy(() -> EtcdLeaseStore.connect(roleless)).isInstanceOf(EtcdAccessDeniedException.class)
+    assertThatThrownBy(() -> EtcdLeaseStore.connect(roleless)).isInstanceOf(AccessDeniedException.class)
         .hasMessageContaining("grant user nobody read and write access to /auth/network/");
   }
 }

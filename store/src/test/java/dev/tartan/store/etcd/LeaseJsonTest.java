@@ -3,7 +3,7 @@ package dev.tartan.store.etcd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tartan.store.Ipv6Text;
+import dev.tartan.net.Ipv6Text;
 import dev.tartan.store.LeaseAttrs;
 import java.net.Inet4Address;
 import java.net.InetAddress;

@@ -3,7 +3,7 @@ package dev.tartan.store.etcd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseRenewer;
 import dev.tartan.store.ManualScheduler;

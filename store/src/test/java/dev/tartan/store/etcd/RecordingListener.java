@@ -1,6 +1,6 @@
 package dev.tartan.store.etcd;
 
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseEvent;
 import dev.tartan.store.LeaseListener;
 import dev.tartan.store.SubnetLease;

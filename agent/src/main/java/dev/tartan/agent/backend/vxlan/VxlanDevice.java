@@ -1,13 +1,15 @@
 package dev.tartan.agent.backend.vxlan;
 
+import dev.tartan.net.MacAddress;
+
 import dev.tartan.agent.backend.Addresses;
 import dev.tartan.agent.netlink.NetlinkException;
-import dev.tartan.agent.netlink.route.Address;
-import dev.tartan.agent.netlink.route.Link;
-import dev.tartan.agent.netlink.route.RtNetlink;
-import dev.tartan.agent.netlink.route.VxlanInfo;
-import dev.tartan.agent.netlink.route.VxlanSpec;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.agent.netlink.rtnl.Address;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.RtNetlink;
+import dev.tartan.agent.netlink.rtnl.VxlanInfo;
+import dev.tartan.agent.netlink.rtnl.VxlanSpec;
+import dev.tartan.net.Ipv4Subnet;
 import java.net.Inet4Address;
 import java.security.SecureRandom;
 import java.util.ArrayList;

@@ -1,5 +1,7 @@
 package dev.tartan.agent.backend.vxlan;
 
+import dev.tartan.net.MacAddress;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -2,14 +2,14 @@ package dev.tartan.agent.backend.vxlan;
 
 import dev.tartan.agent.backend.Bridge;
 import dev.tartan.agent.netlink.NetlinkException;
-import dev.tartan.agent.netlink.route.Link;
-import dev.tartan.agent.netlink.route.RtNetlink;
-import dev.tartan.agent.netlink.route.VxlanSpec;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.RtNetlink;
+import dev.tartan.agent.netlink.rtnl.VxlanSpec;
 import dev.tartan.agent.routing.DesiredState;
 import dev.tartan.agent.routing.PeerTable;
 import dev.tartan.agent.routing.ReconcileLoop;
 import dev.tartan.agent.routing.Reconciler;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.SubnetLease;
 import java.net.Inet4Address;
 import java.util.Collection;

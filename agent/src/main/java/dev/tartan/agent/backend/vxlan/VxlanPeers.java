@@ -1,13 +1,13 @@
 package dev.tartan.agent.backend.vxlan;
 
 import dev.tartan.agent.backend.BackendDataException;
-import dev.tartan.agent.netlink.route.FdbEntry;
-import dev.tartan.agent.netlink.route.Neighbour;
-import dev.tartan.agent.netlink.route.Route;
+import dev.tartan.agent.netlink.rtnl.FdbEntry;
+import dev.tartan.agent.netlink.rtnl.Neighbour;
+import dev.tartan.agent.netlink.rtnl.Route;
 import dev.tartan.agent.routing.DesiredState;
 import dev.tartan.agent.routing.DesiredState.Conflict;
 import dev.tartan.agent.routing.DesiredState.Skipped;
-import dev.tartan.store.Ipv4Subnet;
+import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.SubnetLease;
 import java.net.Inet4Address;
 import java.util.ArrayList;

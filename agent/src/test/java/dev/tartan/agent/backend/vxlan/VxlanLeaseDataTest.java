@@ -1,5 +1,7 @@
 package dev.tartan.agent.backend.vxlan;
 
+import dev.tartan.net.MacAddress;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

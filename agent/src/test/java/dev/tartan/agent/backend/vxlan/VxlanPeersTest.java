@@ -6,9 +6,9 @@ import static dev.tartan.agent.routing.TestLeases.net;
 import static dev.tartan.agent.routing.TestLeases.vxlan;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tartan.agent.netlink.route.FdbEntry;
-import dev.tartan.agent.netlink.route.Neighbour;
-import dev.tartan.agent.netlink.route.Route;
+import dev.tartan.agent.netlink.rtnl.FdbEntry;
+import dev.tartan.agent.netlink.rtnl.Neighbour;
+import dev.tartan.agent.netlink.rtnl.Route;
 import dev.tartan.agent.routing.DesiredState;
 import dev.tartan.agent.routing.DesiredState.Conflict;
 import dev.tartan.store.SubnetLease;
