@@ -9,8 +9,8 @@ set -euo pipefail
 
 suite=${1:?usage: rootfs.sh bookworm|trixie}
 case "$suite" in
-  bookworm) java=openjdk-17-jre-headless ;;
-  trixie) java=openjdk-21-jre-headless ;;
+  bookworm) java=openjdk-17-jre-headless; extra= ;;
+  trixie) java=openjdk-21-jre-headless; extra=etcd-server ;;  # etcd 3.5 for the etcd version matrix
   *) echo "rootfs: unknown suite '$suite' (want bookworm or trixie)" >&2; exit 2 ;;
 esac
 if [ "$(id -u)" -ne 0 ]; then
@@ -26,7 +26,7 @@ packages=(
   systemd-sysv dbus libpam-systemd openssh-server python3 python3-apt
   iproute2 iputils-ping iptables nftables ipset procps kmod curl ca-certificates
   podman netavark aardvark-dns runc conmon containerd containernetworking-plugins
-  busybox-static "$java"
+  busybox-static "$java" $extra
 )
 
 cache=${TARTAN_ROOTFS_CACHE:-/var/cache/tartan-test/rootfs}

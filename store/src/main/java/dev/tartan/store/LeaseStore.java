@@ -28,6 +28,15 @@ public interface LeaseStore extends AutoCloseable {
    */
   SubnetLease renew(SubnetLease lease) throws LeaseStoreException;
 
+  /**
+   * {@link #renew(SubnetLease)} bounded by {@code timeout}: the attempt gives up (a transient
+   * {@link LeaseStoreException}) when etcd has not answered by then, and the store re-dials its
+   * connection before the next request, so a retry never lands on a stalled connection.
+   */
+  default SubnetLease renew(SubnetLease lease, java.time.Duration timeout) throws LeaseStoreException {
+    return renew(lease);
+  }
+
   /** Deletes our own lease (decommission). Deleting a lease that is already gone is success. */
   void release(SubnetLease lease) throws LeaseStoreException;
 
