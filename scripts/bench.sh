@@ -10,11 +10,15 @@
 #   5. CNI ADD      tartan-cni (+ bridge + host-local) / bare bridge + host-local (scripts/bench-cni.sh)
 #   6. allocation   200 concurrent acquirers (store clients) on a 3-member etcd, then 20 real agents at once:
 #                   duplicates, time to all leased
+#   7. scale        one agent in networks of 1,000 / 5,000 / 20,000 / 50,000 synthetic peers, each size in this
+#                   run: launch -> all entries, PUT -> route+neighbour+FDB p50/p99, steady RSS, CPU idle and at
+#                   10 lease renewals a second
 #   +  netlink      15,000 rtnetlink operations batched vs unbatched (scripts/bench-netlink.sh)
 #
 # Usage: sudo scripts/bench.sh            (about 12-15 minutes; re-runs itself with sudo)
 # Environment (all optional):
-#   BENCH_ONLY=datapath,agent,alloc,cni,netlink   run only these parts (BENCHMARKS.md lists what ran)
+#   BENCH_ONLY=datapath,agent,alloc,cni,netlink,scale   run only these parts (BENCHMARKS.md lists what ran)
+#   BENCH_SCALE_SIZES=1000,5000,20000,50000  BENCH_SCALE_SAMPLES=50  BENCH_SCALE_CPU_SECONDS=30
 #   BENCH_IPERF_RUNS=6  BENCH_IPERF_SECONDS=4     iperf3 runs per path and seconds per run (+1 s omitted)
 #   BENCH_SAMPLES=100   BENCH_COLD_RUNS=3   BENCH_READY_RUNS=5   BENCH_CNI_N=30   BENCH_ACQUIRERS=200
 #   BENCH_REAL_AGENTS=20                          real agent JVMs started at once after the 200 store clients
@@ -35,7 +39,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exec sudo -E "$0" "$@"
 fi
 
-ONLY=${BENCH_ONLY:-datapath,agent,alloc,cni,netlink}
+ONLY=${BENCH_ONLY:-datapath,agent,alloc,cni,netlink,scale}
+SCALE_SIZES=${BENCH_SCALE_SIZES:-1000,5000,20000,50000}
+SCALE_SAMPLES=${BENCH_SCALE_SAMPLES:-50}
+SCALE_CPU_SECONDS=${BENCH_SCALE_CPU_SECONDS:-30}
 IPERF_RUNS=${BENCH_IPERF_RUNS:-6}
 IPERF_SECONDS=${BENCH_IPERF_SECONDS:-4}
 SAMPLES=${BENCH_SAMPLES:-100}
@@ -438,6 +445,25 @@ agent_bench() { # agent_bench KEY LABEL
   fi
 }
 
+# ------------------------------------------------------------------------------------------ 7. scale
+
+scale_bench() {
+  say "7. scale: one agent with $SCALE_SIZES synthetic peers (Java harness in $CTL)"
+  rm -rf "$WORK/scale" "$WORK/scale-out"
+  mkdir -p "$WORK/scale" "$WORK/scale-out"
+  ip netns exec "$CTL" java -Xms256m -Xmx2g -Djava.io.tmpdir="$WORK/tmp" -cp "$CP" dev.tartan.agent.bench.ScaleBench \
+    --ctl "$CTL" --bridge br0 --launcher "$LAUNCHER" --jar "$JAR" --work "$WORK/scale" --out "$WORK/scale-out" \
+    --ns-prefix "${P}sc" --sizes "$SCALE_SIZES" --samples "$SCALE_SAMPLES" --cpu-seconds "$SCALE_CPU_SECONDS" 2>&1 \
+    | grep -v '^\[' || true
+  [ -e "/run/netns/$CTL" ] || return 1
+  if [ -f "$WORK/scale-out/scale.md" ]; then
+    cp "$WORK/scale-out/scale.md" "$RES/scale.md"
+    cat "$WORK/scale-out/scale.tsv" >>"$RES/$SUMMARY"
+  else
+    row "7. Scale" "not measured" "" "**failed**: the harness wrote no results"
+  fi
+}
+
 # ------------------------------------------------------------------------------------------ 6. allocation
 
 alloc_bench() {
@@ -565,6 +591,7 @@ has agent && part "2.-4. agent" agent_bench "" ""
 has alloc && part "6. Allocation" alloc_bench
 has cni && part "5. CNI ADD" cni_bench
 has netlink && part "netlink" netlink_bench
+has scale && part "7. Scale" scale_bench
 
 RERAN=""
 if [ "$RERUN" = yes ] || { [ "$RERUN" = auto ] && awk -v l="${LOAD_START%% *}" -v n="$NPROC" 'BEGIN {exit !(l > n)}'; }; then
@@ -622,7 +649,7 @@ elapsed=$(( $(date +%s) - STARTED ))
   echo
   echo "## Raw numbers"
   echo
-  for f in datapath datapath2 agent agent2 cni alloc netlink; do
+  for f in datapath datapath2 agent agent2 cni alloc scale netlink; do
     [ -f "$RES/$f.md" ] && { cat "$RES/$f.md"; echo; }
   done
   echo "## How to run"
