@@ -150,16 +150,18 @@ CODE="commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$( 
 # The harnesses (agent/src/test/java/.../bench) are compiled here against that jar (the agent's code as the
 # agents run it) and the agent's test classpath, with only the test sources they use: the rest of the test
 # tree may be mid-edit by others.
-mvn -B -q -o -pl agent dependency:build-classpath -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test \
-  >/dev/null 2>&1 || mvn -B -q -pl agent dependency:build-classpath -Dmdep.outputFile="$WORK/cp.txt" \
-  -Dmdep.includeScope=test
-# Tartan's own artefacts on that path (the store and its test jar in ~/.m2) are re-installed by other builds
-# from time to time: copies of them, like the jars above.
+# The store and its test jar come from this tree's reactor (store/target), never from ~/.m2, which holds
+# whatever another checkout last installed (or nothing at all on a fresh machine).
+cpargs=(-B -q -pl agent -am -DskipTests package dependency:build-classpath -Dmdep.outputFile="$WORK/cp.txt"
+  -Dmdep.includeScope=test)
+mvn -o "${cpargs[@]}" >/dev/null 2>&1 || mvn "${cpargs[@]}"
+# Tartan's own artefacts on that path (store/target/*.jar) can be rebuilt by other builds during the run:
+# copies of them, like the jars above.
 mkdir -p "$WORK/bin/deps"
 DEPS=""
 IFS=: read -r -a entries <"$WORK/cp.txt" || true   # no newline at the end: read says 1
 for e in "${entries[@]}"; do
-  if [[ $e == */dev/tartan/* ]]; then
+  if [[ $e == */dev/tartan/* || $e == */target/tartan-* ]]; then
     snapshot "$e" "$WORK/bin/deps/$(basename "$e")"
     e=$WORK/bin/deps/$(basename "$e")
   fi

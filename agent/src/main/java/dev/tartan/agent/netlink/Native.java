@@ -61,6 +61,12 @@ final class Native {
     @ssize_t long recv(int fd, Pointer buf, @size_t long len, int flags);
 
     @SaveError
+    @ssize_t long sendto(int fd, @In byte[] buf, @size_t long len, int flags, @In byte[] addr, int addrlen);
+
+    @SaveError
+    @ssize_t long recvfrom(int fd, @Out byte[] buf, @size_t long len, int flags, Pointer addr, Pointer addrlen);
+
+    @SaveError
     int close(int fd);
 
     @SaveError

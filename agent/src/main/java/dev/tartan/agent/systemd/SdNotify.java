@@ -1,5 +1,8 @@
 package dev.tartan.agent.systemd;
 
+import dev.tartan.agent.netlink.NetlinkException;
+import dev.tartan.agent.netlink.UnixDatagram;
+
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
@@ -139,29 +142,11 @@ public final class SdNotify {
 
   /** One datagram; the error text, or null when sent. */
   private String send(byte[] msg) {
-    UnixDatagram.LibC libc;
-    try {
-      libc = UnixDatagram.libc();
-    } catch (LinkageError | RuntimeException e) {
-      return "cannot load libc through jnr-ffi: " + e;
-    }
-    int fd = libc.socket(UnixDatagram.AF_UNIX, UnixDatagram.SOCK_DGRAM | UnixDatagram.SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      return UnixDatagram.error("socket", UnixDatagram.errno());
-    }
-    try {
-      while (true) {
-        long n = libc.sendto(fd, msg, msg.length, UnixDatagram.MSG_NOSIGNAL, address, address.length);
-        if (n >= 0) {
-          return n == msg.length ? null : "short write (" + n + " of " + msg.length + " bytes)";
-        }
-        int errno = UnixDatagram.errno();
-        if (errno != UnixDatagram.EINTR) {
-          return UnixDatagram.error("sendto", errno);
-        }
-      }
-    } finally {
-      libc.close(fd);
+    try (UnixDatagram sock = UnixDatagram.open()) {
+      sock.sendTo(address, msg);
+      return null;
+    } catch (NetlinkException e) {
+      return e.getMessage();
     }
   }
 

@@ -1,5 +1,8 @@
 package dev.tartan.agent.systemd;
 
+import dev.tartan.agent.netlink.NetlinkException;
+import dev.tartan.agent.netlink.UnixDatagram;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -19,36 +22,24 @@ class SdNotifyTest {
 
   /** A datagram receiver bound to a path or abstract name, with a 5 s receive timeout. */
   static final class Receiver implements AutoCloseable {
-    final int fd;
+    final UnixDatagram sock;
 
-    Receiver(String address) {
-      UnixDatagram.LibC libc = UnixDatagram.libc();
-      fd = libc.socket(UnixDatagram.AF_UNIX, UnixDatagram.SOCK_DGRAM | UnixDatagram.SOCK_CLOEXEC, 0);
-      assertThat(fd).as("socket").isGreaterThanOrEqualTo(0);
-      byte[] addr = UnixDatagram.sockaddr(address);
-      assertThat(libc.bind(fd, addr, addr.length)).as("bind " + address).isZero();
-      byte[] timeval = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder()).putLong(5).putLong(0).array();
-      assertThat(libc.setsockopt(fd, UnixDatagram.SOL_SOCKET, UnixDatagram.SO_RCVTIMEO, timeval, 16))
-          .isZero();
+    Receiver(String address) throws NetlinkException {
+      sock = UnixDatagram.bind(address, Duration.ofSeconds(5));
     }
 
-    String receive() {
-      byte[] buf = new byte[4096];
-      long n = UnixDatagram.libc().recv(fd, buf, buf.length, 0);
-      if (n < 0) {
-        throw new AssertionError(UnixDatagram.error("recv", UnixDatagram.errno()));
-      }
-      return new String(buf, 0, (int) n, StandardCharsets.UTF_8);
+    String receive() throws NetlinkException {
+      return sock.receiveText();
     }
 
     @Override
     public void close() {
-      UnixDatagram.libc().close(fd);
+      sock.close();
     }
   }
 
   @Test
-  void sendsToAPathSocket() {
+  void sendsToAPathSocket() throws Exception {
     String path = dir.resolve("notify.sock").toString();
     try (Receiver r = new Receiver(path)) {
       SdNotify sd = SdNotify.fromEnvironment(Map.of("NOTIFY_SOCKET", path));
@@ -65,7 +56,7 @@ class SdNotifyTest {
   }
 
   @Test
-  void sendsToAnAbstractSocket() {
+  void sendsToAnAbstractSocket() throws Exception {
     String name = "@tartan-sdnotify-test-" + ProcessHandle.current().pid() + "-"
         + ThreadLocalRandom.current().nextInt(1_000_000);
     try (Receiver r = new Receiver(name)) {
@@ -76,7 +67,7 @@ class SdNotifyTest {
   }
 
   @Test
-  void doesNothingWithoutNotifySocket() {
+  void doesNothingWithoutNotifySocket() throws Exception {
     SdNotify sd = SdNotify.fromEnvironment(Map.of());
     assertThat(sd.enabled()).isFalse();
     assertThat(sd.ready("x")).isFalse();
@@ -86,7 +77,7 @@ class SdNotifyTest {
   }
 
   @Test
-  void aMissingReceiverIsReportedNotThrown() {
+  void aMissingReceiverIsReportedNotThrown() throws Exception {
     SdNotify sd = SdNotify.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("gone.sock").toString()));
     assertThat(sd.enabled()).isTrue();
     assertThat(sd.ready("x")).isFalse();
@@ -94,7 +85,7 @@ class SdNotifyTest {
   }
 
   @Test
-  void watchdogIntervalIsHalfTheTimeoutForThisProcessOnly() {
+  void watchdogIntervalIsHalfTheTimeoutForThisProcessOnly() throws Exception {
     String me = Long.toString(ProcessHandle.current().pid());
     assertThat(SdNotify.fromEnvironment(Map.of("WATCHDOG_USEC", "10000000")).watchdogInterval())
         .contains(Duration.ofSeconds(5));
@@ -108,7 +99,7 @@ class SdNotifyTest {
   }
 
   @Test
-  void sockaddrLayout() {
+  void sockaddrLayout() throws Exception {
     byte[] path = UnixDatagram.sockaddr("/run/systemd/notify");
     assertThat(path).hasSize(2 + "/run/systemd/notify".length() + 1);
     assertThat(ByteBuffer.wrap(path).order(ByteOrder.nativeOrder()).getShort()).isEqualTo((short) 1);
