@@ -95,6 +95,7 @@ public final class EtcdLeaseStore implements Store {
   private final Clock clock;
   private final Random random;
   private final String endpointsText;
+  private final int pageSize;
 
   private final AtomicLong badKeysSkipped = new AtomicLong();
   private final AtomicLong watchReconnects = new AtomicLong();
@@ -109,11 +110,11 @@ public final class EtcdLeaseStore implements Store {
    * @param ttl    TTL of the etcd lease attached to every subnet key we write (whole seconds)
    */
   public EtcdLeaseStore(Client client, String prefix, Duration ttl, Clock clock, Random random) {
-    this(client, false, prefix, ttl, clock, random, "(caller's client)");
+    this(client, false, prefix, ttl, clock, random, "(caller's client)", EtcdOptions.DEFAULT_PAGE_SIZE);
   }
 
   private EtcdLeaseStore(Client client, boolean ownsClient, String prefix, Duration ttl, Clock clock,
-      Random random, String endpointsText) {
+      Random random, String endpointsText, int pageSize) {
     this.client = Objects.requireNonNull(client, "client");
     this.ownsClient = ownsClient;
     this.prefix = EtcdOptions.normalizePrefix(prefix);
@@ -126,6 +127,7 @@ public final class EtcdLeaseStore implements Store {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.random = Objects.requireNonNull(random, "random");
     this.endpointsText = endpointsText;
+    this.pageSize = pageSize;
   }
 
   private static String join(String prefix, String name) {
@@ -144,7 +146,7 @@ public final class EtcdLeaseStore implements Store {
     ClientBuilder b = clientBuilder(opts);
     Client client = b.build();
     EtcdLeaseStore store = new EtcdLeaseStore(client, true, opts.prefix(), opts.leaseTtl(), Clock.systemUTC(),
-        new Random(), tried);
+        new Random(), tried, opts.pageSize());
     try {
       CompletableFuture<GetResponse> f = client.getKVClient()
           .get(bs(store.configKey), GetOption.builder().withCountOnly(true).build());
@@ -512,10 +514,8 @@ public final class EtcdLeaseStore implements Store {
    */
   public boolean releaseSubnet(Ipv4Subnet subnet) throws LeaseStoreException {
     Objects.requireNonNull(subnet, "subnet");
-    GetResponse r = await(() -> client.getKVClient().get(bs(subnetsPrefix),
-        GetOption.builder().isPrefix(true).withKeysOnly(true).build()), "list " + subnetsPrefix);
     boolean deleted = false;
-    for (KeyValue kv : r.getKvs()) {
+    for (KeyValue kv : listPrefix(true).items()) {
       String key = kv.getKey().toString(UTF_8);
       Optional<SubnetKey> k = parseKey(key);
       if (k.isPresent() && k.get().subnet().equals(subnet)) {
@@ -593,18 +593,37 @@ public final class EtcdLeaseStore implements Store {
    * all lookups in flight together (in chunks), so thousands of leases cost a few round trips.
    */
   Snapshot read(boolean withTtl) throws LeaseStoreException {
-    GetResponse r = await(() -> client.getKVClient().get(bs(subnetsPrefix), GetOption.builder().isPrefix(true).build()),
-        "list " + subnetsPrefix);
-    Map<Long, Instant> expiries = withTtl ? expiries(r.getKvs()) : null;
-    List<SubnetLease> out = new ArrayList<>(r.getKvs().size());
-    for (KeyValue kv : r.getKvs()) {
+    PagedRange.Listing<KeyValue> r = listPrefix(false);
+    Map<Long, Instant> expiries = withTtl ? expiries(r.items()) : null;
+    List<SubnetLease> out = new ArrayList<>(r.items().size());
+    for (KeyValue kv : r.items()) {
       SubnetLease l = toLease(kv, expiries);
       if (l != null) {
         out.add(l);
       }
     }
     out.sort(Comparator.comparing(SubnetLease::subnet));
-    return new Snapshot(List.copyOf(out), r.getHeader().getRevision());
+    if (r.pages() > 1) {
+      LOG.debug("listed {} keys under {} in {} pages at revision {}", r.items().size(), subnetsPrefix, r.pages(),
+          r.revision());
+    }
+    return new Snapshot(List.copyOf(out), r.revision());
+  }
+
+  /** Every key under {@code subnets/}, read in pages of {@link #pageSize} keys at one revision. */
+  private PagedRange.Listing<KeyValue> listPrefix(boolean keysOnly) throws LeaseStoreException {
+    ByteSequence end = PagedRange.prefixEnd(bs(subnetsPrefix));
+    return PagedRange.list(bs(subnetsPrefix), pageSize, (from, revision, limit) -> {
+      GetOption.Builder o = GetOption.builder().withRange(end).withLimit(limit).withKeysOnly(keysOnly)
+          .withSortField(GetOption.SortTarget.KEY).withSortOrder(GetOption.SortOrder.ASCEND);
+      if (revision > 0) {
+        o.withRevision(revision);
+      }
+      GetOption opt = o.build();
+      GetResponse g = await(() -> client.getKVClient().get(from, opt), "list " + subnetsPrefix
+          + (revision > 0 ? " from " + from.toString(UTF_8) + " at revision " + revision : ""));
+      return new PagedRange.Page<>(g.getKvs(), g.isMore(), g.getHeader().getRevision());
+    }, KeyValue::getKey, subnetsPrefix);
   }
 
   /**
@@ -813,12 +832,7 @@ public final class EtcdLeaseStore implements Store {
       throw new TransientEtcdException("etcd did not answer (" + what + ") within " + REQUEST_TIMEOUT_SECONDS
           + " s at " + endpointsText, e);
     } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      String msg = "etcd request failed (" + what + "): " + rootMessage(c);
-      if (isTransient(c)) {
-        throw new TransientEtcdException(msg, c);
-      }
-      throw new LeaseStoreException(msg, c);
+      throw EtcdErrors.failure(e.getCause(), what);
     } catch (InterruptedException e) {
       f.cancel(true);
       Thread.currentThread().interrupt();
@@ -827,53 +841,11 @@ public final class EtcdLeaseStore implements Store {
   }
 
   static boolean isTransient(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-      if (c instanceof EtcdException) {
-        return transientCode(((EtcdException) c).getErrorCode().name());
-      }
-      // grpc's status as it is: PERMISSION_DENIED, UNAUTHENTICATED, INVALID_ARGUMENT ... will not pass
-      // by themselves (retrying them only repeats the same error)
-      if (c instanceof io.grpc.StatusRuntimeException) {
-        return transientCode(((io.grpc.StatusRuntimeException) c).getStatus().getCode().name());
-      }
-      if (c instanceof io.grpc.StatusException) {
-        return transientCode(((io.grpc.StatusException) c).getStatus().getCode().name());
-      }
-      if (c instanceof IOException) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private static boolean transientCode(String code) {
-    switch (code) {
-      case "UNAVAILABLE":
-      case "CANCELLED":
-      case "DEADLINE_EXCEEDED":
-      case "ABORTED":
-      case "RESOURCE_EXHAUSTED":
-      case "INTERNAL":
-      case "UNKNOWN":
-        return true;
-      default:
-        return false;
-    }
+    return EtcdErrors.isTransient(t);
   }
 
   static String rootMessage(Throwable t) {
-    Throwable c = t;
-    String msg = null;
-    while (c != null) {
-      if (c.getMessage() != null && !c.getMessage().isBlank()) {
-        msg = c.getMessage();
-      }
-      if (c.getCause() == null || c.getCause() == c) {
-        break;
-      }
-      c = c.getCause();
-    }
-    return msg != null ? msg : String.valueOf(t);
+    return EtcdErrors.rootMessage(t);
   }
 
   private static void sleep(long millis) throws LeaseStoreException {
