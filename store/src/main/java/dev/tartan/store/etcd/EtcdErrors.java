@@ -63,6 +63,35 @@ final class EtcdErrors {
     }
   }
 
+  /**
+   * Why etcd refused this client for good (a failed TLS handshake, rejected or missing credentials,
+   * no permission on the prefix), as one line naming the setting to fix; null when {@code failure}
+   * may be transient (etcd down, restarting, no leader).
+   */
+  static String accessDenied(Throwable failure, EtcdOptions opts) {
+    for (Throwable c = failure; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      if (c instanceof javax.net.ssl.SSLHandshakeException) {
+        return "the TLS handshake failed (" + rootMessage(c) + "): check that --etcd-cafile " + opts.caFile()
+            + " signed etcd's server certificate"
+            + (opts.certFile() == null ? " and whether etcd requires a client certificate (--etcd-certfile, "
+                + "--etcd-keyfile)" : " and that etcd accepts --etcd-certfile " + opts.certFile());
+      }
+      String m = c.getMessage() == null ? "" : c.getMessage();
+      if (m.contains("etcdserver: authentication failed")) {
+        return "etcd rejected the user name or password (authentication failed, invalid user ID or "
+            + "password): check --etcd-username and --etcd-password";
+      }
+      if (m.contains("etcdserver: user name is empty")) {
+        return "etcd requires authentication (user name is empty): set --etcd-username and --etcd-password";
+      }
+      if (m.contains("etcdserver: permission denied")) {
+        return "etcd denied access (permission denied): grant " + (opts.username() == null ? "the client"
+            : "user " + opts.username()) + " read and write access to " + opts.prefix() + "/";
+      }
+    }
+    return null;
+  }
+
   static boolean isTransient(Throwable t) {
     String status = status(t);
     return status == null ? hasIoCause(t) : transientStatus(status, rootMessage(t));

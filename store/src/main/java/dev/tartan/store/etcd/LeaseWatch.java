@@ -7,7 +7,6 @@ import dev.tartan.store.LeaseListener;
 import dev.tartan.store.LeaseStoreException;
 import dev.tartan.store.SubnetLease;
 import dev.tartan.store.Subscription;
-import dev.tartan.store.alloc.SubnetKeys;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.common.exception.CompactedException;
@@ -21,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,7 +61,10 @@ final class LeaseWatch implements Subscription {
 
   private enum Outcome { COMPACTED, REWOUND, BROKEN, CLOSED }
 
-  private final EtcdLeaseStore store;
+  private final EtcdConnection conn;
+  private final LeaseReader reader;
+  private final EtcdCounters counters;
+  private final Consumer<LeaseWatch> onClose;
   private final LeaseListener listener;
   private final Thread thread;
   private final BlockingQueue<Signal> queue = new LinkedBlockingQueue<>();
@@ -76,8 +79,12 @@ final class LeaseWatch implements Subscription {
   private String brokenReason;
   private long rewoundTo;
 
-  LeaseWatch(EtcdLeaseStore store, LeaseListener listener) {
-    this.store = store;
+  LeaseWatch(EtcdConnection conn, LeaseReader reader, EtcdCounters counters, Consumer<LeaseWatch> onClose,
+      LeaseListener listener) {
+    this.conn = conn;
+    this.reader = reader;
+    this.counters = counters;
+    this.onClose = onClose;
     this.listener = listener;
     this.thread = new Thread(this::run, "tartan-lease-watch-" + THREADS.incrementAndGet());
     this.thread.setDaemon(true);
@@ -101,7 +108,7 @@ final class LeaseWatch implements Subscription {
         Thread.currentThread().interrupt();
       }
     }
-    store.forget(this);
+    onClose.accept(this);
   }
 
   private void run() {
@@ -109,16 +116,16 @@ final class LeaseWatch implements Subscription {
     while (!closed) {
       try {
         if (needSnapshot) {
-          EtcdLeaseStore.Snapshot s = store.read(false); // peers' expiry is not needed: no TTL round trips
+          LeaseReader.Snapshot s = reader.read(false); // peers' expiry is not needed: no TTL round trips
           deliverSnapshot(s.leases());
           resumeRevision = s.revision() + 1;
           needSnapshot = false;
         }
         Outcome o = watchUntilBroken();
         if (o == Outcome.COMPACTED) {
-          store.countCompaction();
+          counters.countCompaction();
           LOG.info("watch on {} ran into a compaction at revision {}; re-listing the leases",
-              store.subnetsKeyPrefix(), resumeRevision);
+              reader.subnetsPrefix(), resumeRevision);
           needSnapshot = true;
         } else if (o == Outcome.REWOUND) {
           LOG.warn("etcd answers at revision {}, behind revision {} this watch had already seen (its data was "
@@ -145,7 +152,7 @@ final class LeaseWatch implements Subscription {
         if (closed) {
           break;
         }
-        LOG.error("lease watch on {} failed unexpectedly; restarting it", store.subnetsKeyPrefix(), e);
+        LOG.error("lease watch on {} failed unexpectedly; restarting it", reader.subnetsPrefix(), e);
         outage(String.valueOf(e));
         needSnapshot = true;
         try {
@@ -155,7 +162,7 @@ final class LeaseWatch implements Subscription {
         }
       }
     }
-    LOG.debug("lease watch on {} stopped", store.subnetsKeyPrefix());
+    LOG.debug("lease watch on {} stopped", reader.subnetsPrefix());
   }
 
   /** Watches from {@link #resumeRevision} until the stream breaks, is compacted away, or we close. */
@@ -168,7 +175,7 @@ final class LeaseWatch implements Subscription {
         .withCreateNotify(true)
         .withRequireLeader(true)
         .build();
-    Watch.Watcher watcher = store.client().getWatchClient().watch(EtcdLeaseStore.bs(store.subnetsKeyPrefix()),
+    Watch.Watcher watcher = conn.client().getWatchClient().watch(LeaseReader.bs(reader.subnetsPrefix()),
         opt, Watch.listener(
             r -> queue.add(new Next(gen, r)),
             t -> queue.add(new Failed(gen, t)),
@@ -196,7 +203,7 @@ final class LeaseWatch implements Subscription {
           if (t instanceof CompactedException) {
             return Outcome.COMPACTED;
           }
-          brokenReason = EtcdLeaseStore.rootMessage(t);
+          brokenReason = EtcdErrors.rootMessage(t);
           return Outcome.BROKEN;
         } else {
           brokenReason = "watch stream closed by the server";
@@ -213,7 +220,7 @@ final class LeaseWatch implements Subscription {
     backoffMillis = MIN_BACKOFF_MILLIS;
     if (disconnected) {
       disconnected = false;
-      LOG.info("watch on {} reconnected at revision {}", store.subnetsKeyPrefix(), resumeRevision);
+      LOG.info("watch on {} reconnected at revision {}", reader.subnetsPrefix(), resumeRevision);
       try {
         listener.onReconnected();
       } catch (RuntimeException e) {
@@ -227,8 +234,8 @@ final class LeaseWatch implements Subscription {
       return;
     }
     disconnected = true;
-    store.countReconnect();
-    LOG.warn("lost the etcd watch on {} ({}); reconnecting", store.subnetsKeyPrefix(), reason);
+    counters.countReconnect();
+    LOG.warn("lost the etcd watch on {} ({}); reconnecting", reader.subnetsPrefix(), reason);
     try {
       listener.onDisconnected(reason);
     } catch (RuntimeException e) {
@@ -244,7 +251,7 @@ final class LeaseWatch implements Subscription {
   private void deliverSnapshot(List<SubnetLease> leases) {
     known.clear();
     for (SubnetLease l : leases) {
-      known.put(store.subnetsKeyPrefix() + SubnetKeys.format(l.subnet(), l.ipv6Subnet()), l);
+      known.put(reader.keyOf(l), l);
     }
     try {
       listener.onSnapshot(leases);
@@ -271,8 +278,8 @@ final class LeaseWatch implements Subscription {
         case DELETE: {
           SubnetLease old = known.remove(key);
           if (old == null) {
-            if (store.parseKey(key).isEmpty()) {
-              store.skipBad(key, "not a subnet key (deleted)");
+            if (reader.parseKey(key).isEmpty()) {
+              reader.skipBad(key, "not a subnet key (deleted)");
               break;
             }
             KeyValue prev = ev.getPrevKV();
@@ -301,10 +308,6 @@ final class LeaseWatch implements Subscription {
   }
 
   private SubnetLease leaseWithoutTtl(KeyValue kv) {
-    try {
-      return store.toLease(kv, null);
-    } catch (LeaseStoreException e) {
-      return null; // cannot happen without a TTL lookup
-    }
+    return reader.toLeaseWithoutTtl(kv);
   }
 }

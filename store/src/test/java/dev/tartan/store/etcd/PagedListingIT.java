@@ -67,8 +67,8 @@ class PagedListingIT {
     }
   }
 
-  private EtcdLeaseStore connect(int pageSize) throws Exception {
-    EtcdLeaseStore s = EtcdLeaseStore.connect(EtcdOptions.of(etcd.clientEndpoints()).withPrefix(prefix)
+  private EtcdStore connect(int pageSize) throws Exception {
+    EtcdStore s = EtcdStore.connect(EtcdOptions.of(etcd.clientEndpoints()).withPrefix(prefix)
         .withLeaseTtl(Duration.ofSeconds(600)).withPageSize(pageSize));
     toClose.add(s);
     return s;
@@ -110,11 +110,11 @@ class PagedListingIT {
   @Test
   void listingOf2500LeasesInPagesOf100EqualsTheUnpagedResult() throws Exception {
     load(0, 2500, "");
-    EtcdLeaseStore paged = connect(100);
-    EtcdLeaseStore whole = connect(EtcdOptions.MAX_PAGE_SIZE);
+    EtcdStore paged = connect(100);
+    EtcdStore whole = connect(EtcdOptions.MAX_PAGE_SIZE);
 
-    EtcdLeaseStore.Snapshot p = paged.read(false);
-    EtcdLeaseStore.Snapshot w = whole.read(false);
+    LeaseReader.Snapshot p = paged.read(false);
+    LeaseReader.Snapshot w = whole.read(false);
     assertThat(p.leases()).hasSize(2500).isEqualTo(w.leases());
     assertThat(p.revision()).isEqualTo(w.revision());
 
@@ -137,7 +137,7 @@ class PagedListingIT {
   @Test
   void snapshotTakenWhile500WritesLandIsConsistentAndTheWatchContinuesFromIt() throws Exception {
     load(0, 2000, "");
-    EtcdLeaseStore store = connect(50); // 40+ pages: the writes land between them
+    EtcdStore store = connect(50); // 40+ pages: the writes land between them
     RecordingListener rec = new RecordingListener();
     AtomicInteger written = new AtomicInteger();
     Thread writer = new Thread(() -> {
@@ -199,8 +199,8 @@ class PagedListingIT {
       assertThat(EtcdErrors.isTransient(e.getCause())).isFalse();
     }
 
-    EtcdLeaseStore store = connect(EtcdOptions.DEFAULT_PAGE_SIZE);
-    EtcdLeaseStore.Snapshot s = store.read(false);
+    EtcdStore store = connect(EtcdOptions.DEFAULT_PAGE_SIZE);
+    LeaseReader.Snapshot s = store.read(false);
     assertThat(s.leases()).hasSize(25_000);
     assertThat(s.leases()).extracting(SubnetLease::subnet).doesNotHaveDuplicates();
     RecordingListener rec = new RecordingListener();
