@@ -13,7 +13,10 @@ import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -24,28 +27,45 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The jetcd client of one store: built from {@link EtcdOptions} (endpoints, TLS, auth, timeouts),
- * and every request waited for with a time limit, its failure classified ({@link EtcdErrors}).
+ * The jetcd client of one store: built from {@link EtcdOptions} (endpoints, TLS, auth, timeouts,
+ * gRPC keepalive), and every request waited for with a time limit, its failure classified
+ * ({@link EtcdErrors}).
+ *
+ * <p>A request that times out closes the client and dials a fresh one (a new gRPC channel) before
+ * the next request: a connection stalled after a network cut (etcd's side still in TCP
+ * retransmission backoff) is never reused. Callers always take the current client; the watch is told
+ * ({@link #onRedial}) and re-attaches on the new one.
  */
 final class EtcdConnection implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EtcdConnection.class);
 
   static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(10);
   static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+  /**
+   * gRPC keepalive while calls are open (the agent always has its watch open): a ping after 6 s
+   * without data, the connection closed when no answer comes within 4 s more. etcd refuses pings
+   * more often than every 5 s ({@code --grpc-keepalive-min-time}) and, by default, pings on an idle
+   * connection, hence no keepalive without calls.
+   */
+  static final Duration KEEPALIVE_TIME = Duration.ofSeconds(6);
+  static final Duration KEEPALIVE_TIMEOUT = Duration.ofSeconds(4);
 
-  private final Client client;
-  private final boolean ownsClient;
+  private final ClientBuilder builder; // null: the caller's client, never re-dialled
   private final String endpoints;
+  private final List<Runnable> redialListeners = new CopyOnWriteArrayList<>();
+  private final AtomicLong redials = new AtomicLong();
+  private volatile Client client;
+  private volatile boolean closed;
 
-  private EtcdConnection(Client client, boolean ownsClient, String endpoints) {
+  private EtcdConnection(Client client, ClientBuilder builder, String endpoints) {
     this.client = Objects.requireNonNull(client, "client");
-    this.ownsClient = ownsClient;
+    this.builder = builder;
     this.endpoints = endpoints;
   }
 
-  /** A connection on a client the caller owns (and closes after the store). */
+  /** A connection on a client the caller owns (and closes after the store); it is never re-dialled. */
   static EtcdConnection onClient(Client client) {
-    return new EtcdConnection(client, false, "(caller's client)");
+    return new EtcdConnection(client, null, "(caller's client)");
   }
 
   /**
@@ -56,7 +76,8 @@ final class EtcdConnection implements AutoCloseable {
    */
   static EtcdConnection open(EtcdOptions opts, String probeKey) throws LeaseStoreException {
     String tried = opts.endpoints().stream().map(URI::toString).collect(Collectors.joining(", "));
-    Client client = clientBuilder(opts).build();
+    ClientBuilder builder = clientBuilder(opts);
+    Client client = builder.copy().build();
     try {
       client.getKVClient().get(ByteSequence.from(probeKey, UTF_8), GetOption.builder().withCountOnly(true).build())
           .get(CONNECT_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
@@ -78,7 +99,7 @@ final class EtcdConnection implements AutoCloseable {
       throw new LeaseStoreException("interrupted while connecting to etcd at " + tried);
     }
     LOG.debug("connected to etcd at {} (prefix {})", tried, opts.prefix());
-    return new EtcdConnection(client, true, tried);
+    return new EtcdConnection(client, builder, tried);
   }
 
   /** The jetcd client configuration for {@code opts}: endpoints, TLS, auth, timeouts. */
@@ -86,7 +107,8 @@ final class EtcdConnection implements AutoCloseable {
     // Not waitForReady: with every endpoint down a request fails at once with the reason (refused,
     // TLS handshake, ...) instead of hanging until its timeout; the owning loops retry with backoff.
     ClientBuilder b = Client.builder().endpoints(opts.endpoints()).connectTimeout(CONNECT_TIMEOUT)
-        .waitForReady(false);
+        .waitForReady(false)
+        .keepaliveTime(KEEPALIVE_TIME).keepaliveTimeout(KEEPALIVE_TIMEOUT).keepaliveWithoutCalls(false);
     if (opts.caFile() != null) {
       try {
         SslContextBuilder ssl = GrpcSslContexts.forClient().trustManager(opts.caFile().toFile());
@@ -113,6 +135,53 @@ final class EtcdConnection implements AutoCloseable {
     return client;
   }
 
+  /** How often the connection was re-dialled after a request timed out. */
+  long redials() {
+    return redials.get();
+  }
+
+  /** Runs {@code listener} after every re-dial (on the thread that re-dialled); returns its removal. */
+  Runnable onRedial(Runnable listener) {
+    redialListeners.add(listener);
+    return () -> redialListeners.remove(listener);
+  }
+
+  /**
+   * Closes {@code stalled} and swaps in a freshly dialled client, unless another caller already did
+   * (the current client is no longer {@code stalled}) or the client is the caller's.
+   */
+  void redial(Client stalled, String why) {
+    if (builder == null || closed) {
+      return;
+    }
+    synchronized (this) {
+      if (client != stalled || closed) {
+        return;
+      }
+      LOG.warn("etcd at {} did not answer ({}); closing the connection and dialling a new one", endpoints, why);
+      client = builder.copy().build();
+      redials.incrementAndGet();
+    }
+    for (Runnable l : redialListeners) {
+      try {
+        l.run();
+      } catch (RuntimeException e) {
+        LOG.error("re-dial listener failed", e);
+      }
+    }
+    Thread closer = new Thread(() -> closeQuietly(stalled), "tartan-etcd-close");
+    closer.setDaemon(true);
+    closer.start(); // closing waits for the stalled channel: not on the caller's time
+  }
+
+  private static void closeQuietly(Client c) {
+    try {
+      c.close();
+    } catch (RuntimeException e) {
+      LOG.debug("closing the replaced etcd client failed: {}", EtcdErrors.rootMessage(e));
+    }
+  }
+
   /** Waits up to {@link #REQUEST_TIMEOUT} for one request; failures name {@code what}. */
   <T> T await(Function<Client, CompletableFuture<T>> request, String what) throws LeaseStoreException {
     return await(request, what, REQUEST_TIMEOUT);
@@ -122,19 +191,29 @@ final class EtcdConnection implements AutoCloseable {
   <T> T await(Function<Client, CompletableFuture<T>> request, String what, Duration timeout)
       throws LeaseStoreException {
     CompletableFuture<T> f;
+    Client used = client;
     try {
-      f = request.apply(client);
+      f = request.apply(used);
     } catch (RuntimeException e) { // e.g. the client was closed
-      throw new LeaseStoreException("etcd request failed (" + what + "): " + EtcdErrors.rootMessage(e), e);
+      String msg = "etcd request failed (" + what + "): " + EtcdErrors.rootMessage(e);
+      if (used != client) {
+        throw new TransientEtcdException(msg + " (the connection was being re-dialled)", e);
+      }
+      throw new LeaseStoreException(msg, e);
     }
     try {
       return f.get(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       f.cancel(true);
-      throw new TransientEtcdException("etcd did not answer (" + what + ") within " + seconds(timeout) + " at "
-          + endpoints, e);
+      String msg = "etcd did not answer (" + what + ") within " + seconds(timeout) + " at " + endpoints;
+      redial(used, what + ": no answer within " + seconds(timeout));
+      throw new TransientEtcdException(msg, e);
     } catch (ExecutionException e) {
-      throw EtcdErrors.failure(e.getCause(), what);
+      LeaseStoreException failure = EtcdErrors.failure(e.getCause(), what);
+      if (used != client && !(failure instanceof TransientEtcdException)) { // cut off by a re-dial
+        throw new TransientEtcdException(failure.getMessage() + " (the connection was re-dialled)", e.getCause());
+      }
+      throw failure;
     } catch (InterruptedException e) {
       f.cancel(true);
       Thread.currentThread().interrupt();
@@ -166,7 +245,10 @@ final class EtcdConnection implements AutoCloseable {
 
   @Override
   public void close() {
-    if (ownsClient) {
+    synchronized (this) {
+      closed = true;
+    }
+    if (builder != null) {
       client.close();
     }
   }

@@ -102,7 +102,7 @@ final class EtcdLeaseStore {
           deleteIfUnchanged(stale);
         }
         Optional<SubnetLease> got = a.source() == SubnetAllocator.Source.REUSE
-            ? rewrite(a.existing(), attrs, value)
+            ? rewrite(a.existing(), attrs, value, Deadline.NONE)
             : create(a.subnet(), attrs, value);
         if (got.isPresent()) {
           SubnetLease l = got.get();
@@ -143,18 +143,31 @@ final class EtcdLeaseStore {
   }
 
   public SubnetLease renew(SubnetLease lease) throws LeaseStoreException {
+    return renew(lease, Deadline.NONE);
+  }
+
+  /**
+   * One renewal attempt (lease grant + owner-checked transaction, and a re-read when the key changed)
+   * bounded by {@code timeout} as a whole; a request that runs out of time re-dials the connection.
+   */
+  public SubnetLease renew(SubnetLease lease, Duration timeout) throws LeaseStoreException {
+    Objects.requireNonNull(timeout, "timeout");
+    return renew(lease, Deadline.in(timeout));
+  }
+
+  private SubnetLease renew(SubnetLease lease, Deadline deadline) throws LeaseStoreException {
     Objects.requireNonNull(lease, "lease");
     String value = LeaseJson.encode(lease.attrs());
     SubnetLease current = lease;
     for (int attempt = 0; attempt < 3; attempt++) {
-      Optional<SubnetLease> renewed = rewrite(current, lease.attrs(), value);
+      Optional<SubnetLease> renewed = rewrite(current, lease.attrs(), value, deadline);
       if (renewed.isPresent()) {
         SubnetLease l = renewed.get();
         LOG.info("lease renewed: {} ({})", l.subnet(),
             l.reserved() ? "reservation, no TTL" : "expires " + l.expiresAt());
         return l;
       }
-      current = reread(current, "renew");
+      current = reread(current, "renew", deadline);
     }
     throw new LeaseStoreException("could not renew " + lease.subnet() + ": the key kept changing under us");
   }
@@ -163,9 +176,9 @@ final class EtcdLeaseStore {
    * Re-reads our key after an owner-checked write failed: our copy with the stored revision and etcd
    * lease when the key still carries our PublicIP, else {@link LeaseLostException}.
    */
-  private SubnetLease reread(SubnetLease ours, String op) throws LeaseStoreException {
+  private SubnetLease reread(SubnetLease ours, String op, Deadline deadline) throws LeaseStoreException {
     String key = reader.keyOf(ours);
-    KeyValue kv = reader.getKey(key);
+    KeyValue kv = reader.getKey(key, deadline.forRequest());
     if (kv == null) {
       throw new LeaseLostException("lease " + ours.subnet() + " is gone (expired or deleted): " + key);
     }
@@ -196,7 +209,7 @@ final class EtcdLeaseStore {
         return;
       }
       try {
-        current = reread(current, "release");
+        current = reread(current, "release", Deadline.NONE);
       } catch (LeaseLostException e) {
         if (reader.getKey(reader.keyOf(current)) == null) {
           LOG.info("lease {} was already gone", lease.subnet());
@@ -230,7 +243,7 @@ final class EtcdLeaseStore {
       throws LeaseStoreException {
     String key = reader.keyOf(subnet, null);
     Instant start = clock.instant();
-    LeaseGrantResponse g = grant();
+    LeaseGrantResponse g = grant(Deadline.NONE);
     TxnResponse t;
     try {
       t = conn.await(c -> c.getKVClient().txn()
@@ -254,19 +267,19 @@ final class EtcdLeaseStore {
    * Rewrites our key if its mod revision is still the one in {@code existing}: with a fresh etcd lease,
    * or without one when the stored key is a reservation. The old etcd lease is revoked afterwards.
    */
-  private Optional<SubnetLease> rewrite(SubnetLease existing, LeaseAttrs attrs, String value)
+  private Optional<SubnetLease> rewrite(SubnetLease existing, LeaseAttrs attrs, String value, Deadline deadline)
       throws LeaseStoreException {
     String key = reader.keyOf(existing);
     boolean reservation = existing.etcdLeaseId() == 0;
     Instant start = clock.instant();
-    LeaseGrantResponse g = reservation ? null : grant();
+    LeaseGrantResponse g = reservation ? null : grant(deadline);
     PutOption put = reservation ? PutOption.DEFAULT : PutOption.builder().withLeaseId(g.getID()).build();
     TxnResponse t;
     try {
       t = conn.await(c -> c.getKVClient().txn()
           .If(new Cmp(bs(key), Cmp.Op.EQUAL, CmpTarget.modRevision(existing.modRevision())))
           .Then(Op.put(bs(key), bs(value), put))
-          .commit(), "rewrite " + key);
+          .commit(), "rewrite " + key, deadline.forRequest());
     } catch (LeaseStoreException e) {
       if (g != null) {
         conn.revokeQuietly(g.getID());
@@ -293,14 +306,37 @@ final class EtcdLeaseStore {
         .If(new Cmp(bs(key), Cmp.Op.EQUAL, CmpTarget.modRevision(lease.modRevision())))
         .Then(Op.delete(bs(key), DeleteOption.DEFAULT))
         .commit(), "delete " + key);
-    if (t.isSucceeded() && lease.etcdLeaseId() != 0) {
-      conn.revokeQuietly(lease.etcdLeaseId());
-    }
+    // The etcd lease is left to run out by itself (it holds no key now): a watch tells a deleted key
+    // (its lease still alive) from an expired one (lease gone) by looking the lease up.
     return t.isSucceeded();
   }
 
-  private LeaseGrantResponse grant() throws LeaseStoreException {
-    return conn.await(c -> c.getLeaseClient().grant(ttl.toSeconds()), "grant an etcd lease");
+  private LeaseGrantResponse grant(Deadline deadline) throws LeaseStoreException {
+    return conn.await(c -> c.getLeaseClient().grant(ttl.toSeconds()), "grant an etcd lease", deadline.forRequest());
+  }
+
+  /** The time an attempt has left; {@link #NONE}: each request gets the usual time limit. */
+  private record Deadline(long nanos, Duration total) {
+    static final Deadline NONE = new Deadline(0, null);
+
+    static Deadline in(Duration timeout) {
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("renewal timeout must be positive, got " + timeout);
+      }
+      return new Deadline(System.nanoTime() + timeout.toNanos(), timeout);
+    }
+
+    /** The time limit of the next request: what is left, at most the usual limit. */
+    Duration forRequest() throws TransientEtcdException {
+      if (total == null) {
+        return EtcdConnection.REQUEST_TIMEOUT;
+      }
+      long left = nanos - System.nanoTime();
+      if (left <= 0) {
+        throw new TransientEtcdException("the renewal ran out of its " + EtcdConnection.seconds(total), null);
+      }
+      return Duration.ofNanos(Math.min(left, EtcdConnection.REQUEST_TIMEOUT.toNanos()));
+    }
   }
 
 

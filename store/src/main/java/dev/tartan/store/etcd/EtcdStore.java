@@ -47,6 +47,11 @@ final class EtcdStore implements Store {
     return new EtcdStore(conn, opts.prefix(), opts.leaseTtl(), Clock.systemUTC(), new Random(), opts.pageSize());
   }
 
+  /** The connection (tests: how often it was re-dialled). */
+  EtcdConnection connection() {
+    return conn;
+  }
+
   /** Every parsable lease and the revision it was read at (paged); for tests. */
   LeaseReader.Snapshot read(boolean withTtl) throws LeaseStoreException {
     return reader.read(withTtl);
@@ -67,6 +72,11 @@ final class EtcdStore implements Store {
   @Override
   public SubnetLease renew(SubnetLease lease) throws LeaseStoreException {
     return leases.renew(lease);
+  }
+
+  @Override
+  public SubnetLease renew(SubnetLease lease, Duration timeout) throws LeaseStoreException {
+    return leases.renew(lease, timeout);
   }
 
   @Override

@@ -90,7 +90,11 @@ final class LeaseReader {
   }
 
   KeyValue getKey(String key) throws LeaseStoreException {
-    GetResponse r = conn.await(c -> c.getKVClient().get(bs(key)), "read " + key);
+    return getKey(key, EtcdConnection.REQUEST_TIMEOUT);
+  }
+
+  KeyValue getKey(String key, java.time.Duration timeout) throws LeaseStoreException {
+    GetResponse r = conn.await(c -> c.getKVClient().get(bs(key)), "read " + key, timeout);
     return r.getKvs().isEmpty() ? null : r.getKvs().get(0);
   }
 

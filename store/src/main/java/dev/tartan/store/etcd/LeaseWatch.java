@@ -17,7 +17,14 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import io.etcd.jetcd.lease.LeaseTimeToLiveResponse;
+import io.etcd.jetcd.options.LeaseOption;
+import java.util.HashMap;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -30,13 +37,19 @@ import org.slf4j.LoggerFactory;
  *
  * <ol>
  *   <li>list the leases and deliver them as a snapshot; watch from the list revision + 1 with prevKV;
- *   <li>map PUT to {@code Added} and DELETE to {@code Removed} carrying the last known copy; a key or
+ *   <li>map PUT to {@code Added} and DELETE to {@code Removed} carrying the last known copy and its
+ *       cause: when the deleted key had an etcd lease, that lease is looked up (all look-ups of a
+ *       batch in flight together, the batch delivered in order once they answer): gone means the key
+ *       {@code EXPIRED}, alive means it was {@code DELETED} on purpose (a key delete leaves its lease);
+ *       a key without a lease (a reservation), or a look-up that fails, is {@code DELETED}. A key or
  *       value that does not parse is skipped (WARN + counter) and changes nothing (flannel flushes
  *       every peer here: its quirk Q3);
  *   <li>on a broken stream, report {@code onDisconnected} once and reconnect from the resume revision
  *       with backoff 100 ms, x2, capped at 5 s, reset once the watch is created again
  *       ({@code onReconnected});
  *   <li>on compaction, list again and deliver the new full snapshot;
+ *   <li>when the store re-dials its connection (a request timed out), re-attach on the new client
+ *       from the resume revision, with no outage reported;
  *   <li>when a reconnected watch finds etcd at a revision below the one it had already seen, etcd's
  *       data was lost or restored from a backup (a watch from a future revision would wait silently
  *       for revisions that may never carry our keys): list again and deliver the new snapshot.
@@ -59,7 +72,18 @@ final class LeaseWatch implements Subscription {
 
   private record Completed(int generation) implements Signal {}
 
-  private enum Outcome { COMPACTED, REWOUND, BROKEN, CLOSED }
+  /** The connection was re-dialled: whatever generation is running re-attaches. */
+  private record Redialled() implements Signal {
+    @Override
+    public int generation() {
+      return -1;
+    }
+  }
+
+  private enum Outcome { COMPACTED, REWOUND, BROKEN, REDIALLED, CLOSED }
+
+  /** How long a batch with removals waits for the look-ups of their etcd leases. */
+  static final long CAUSE_LOOKUP_MILLIS = 3000;
 
   private final EtcdConnection conn;
   private final LeaseReader reader;
@@ -69,6 +93,7 @@ final class LeaseWatch implements Subscription {
   private final Thread thread;
   private final BlockingQueue<Signal> queue = new LinkedBlockingQueue<>();
   private volatile boolean closed;
+  private volatile Runnable stopRedialListener;
 
   // owned by the watch thread
   private final Map<String, SubnetLease> known = new LinkedHashMap<>();
@@ -91,6 +116,7 @@ final class LeaseWatch implements Subscription {
   }
 
   void start() {
+    stopRedialListener = conn.onRedial(() -> queue.add(new Redialled()));
     thread.start();
   }
 
@@ -100,6 +126,9 @@ final class LeaseWatch implements Subscription {
       return;
     }
     closed = true;
+    if (stopRedialListener != null) {
+      stopRedialListener.run();
+    }
     thread.interrupt();
     if (Thread.currentThread() != thread) {
       try {
@@ -132,6 +161,9 @@ final class LeaseWatch implements Subscription {
               + "lost or restored from a backup, or the member lags); re-listing the leases", rewoundTo,
               resumeRevision - 1);
           needSnapshot = true;
+        } else if (o == Outcome.REDIALLED) {
+          LOG.info("watch on {} re-attaching to the re-dialled etcd connection at revision {}",
+              reader.subnetsPrefix(), resumeRevision);
         } else if (o == Outcome.BROKEN) {
           outage(brokenReason);
           pause();
@@ -183,6 +215,9 @@ final class LeaseWatch implements Subscription {
     try {
       while (!closed) {
         Signal s = queue.take();
+        if (s instanceof Redialled) {
+          return Outcome.REDIALLED;
+        }
         if (s.generation() != gen) {
           continue;
         }
@@ -262,6 +297,7 @@ final class LeaseWatch implements Subscription {
 
   private void handle(List<WatchEvent> events) {
     List<LeaseEvent> batch = new ArrayList<>(events.size());
+    Map<Integer, CompletableFuture<Long>> lookups = new HashMap<>();
     for (WatchEvent ev : events) {
       KeyValue kv = ev.getKeyValue();
       resumeRevision = Math.max(resumeRevision, kv.getModRevision() + 1);
@@ -289,6 +325,11 @@ final class LeaseWatch implements Subscription {
           }
           if (old != null) {
             batch.add(new LeaseEvent.Removed(old));
+            KeyValue prev = ev.getPrevKV();
+            long leaseId = prev != null && !prev.getKey().isEmpty() ? prev.getLease() : old.etcdLeaseId();
+            if (leaseId != 0) {
+              lookups.put(batch.size() - 1, lookUp(leaseId));
+            }
           } else {
             LOG.debug("ignoring the deletion of {}: no lease was known there", key);
           }
@@ -298,11 +339,47 @@ final class LeaseWatch implements Subscription {
           LOG.debug("ignoring watch event {} on {}", ev.getEventType(), key);
       }
     }
+    if (!lookups.isEmpty()) {
+      resolveCauses(batch, lookups);
+    }
     if (!batch.isEmpty()) {
       try {
         listener.onEvents(batch);
       } catch (RuntimeException e) {
         LOG.error("lease listener failed in onEvents", e);
+      }
+    }
+  }
+
+  /** The remaining TTL of etcd lease {@code id} (-1 when it is gone), or -2 when the look-up fails. */
+  private CompletableFuture<Long> lookUp(long id) {
+    try {
+      return conn.client().getLeaseClient().timeToLive(id, LeaseOption.DEFAULT)
+          .thenApply(LeaseTimeToLiveResponse::getTTL).exceptionally(e -> -2L);
+    } catch (RuntimeException e) {
+      return CompletableFuture.completedFuture(-2L);
+    }
+  }
+
+  /** Replaces each looked-up removal by one with its cause: lease gone -> EXPIRED, else DELETED. */
+  private void resolveCauses(List<LeaseEvent> batch, Map<Integer, CompletableFuture<Long>> lookups) {
+    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CAUSE_LOOKUP_MILLIS);
+    for (Map.Entry<Integer, CompletableFuture<Long>> e : lookups.entrySet()) {
+      long ttl;
+      try {
+        ttl = e.getValue().get(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        ttl = -2;
+      } catch (ExecutionException | TimeoutException ex) {
+        ttl = -2;
+      }
+      LeaseEvent.Removed r = (LeaseEvent.Removed) batch.get(e.getKey());
+      if (ttl == -1) {
+        batch.set(e.getKey(), new LeaseEvent.Removed(r.lease(), LeaseEvent.Cause.EXPIRED));
+      } else if (ttl == -2) {
+        LOG.debug("could not tell whether {} expired or was deleted (etcd lease look-up failed): deleted",
+            r.lease().subnet());
       }
     }
   }
