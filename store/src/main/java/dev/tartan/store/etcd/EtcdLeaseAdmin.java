@@ -1,7 +1,7 @@
 package dev.tartan.store.etcd;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
 import static dev.tartan.store.etcd.LeaseReader.bs;
+import static java.nio.charset.StandardCharsets.UTF_8;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,5 +1,8 @@
 package dev.tartan.store.etcd;
 
+import static dev.tartan.store.etcd.LeaseReader.bs;
+import static java.nio.charset.StandardCharsets.UTF_8;
+
 import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseListener;
@@ -30,9 +33,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import static java.nio.charset.StandardCharsets.UTF_8;
-import static dev.tartan.store.etcd.LeaseReader.bs;
 
 /**
  * The {@link dev.tartan.store.LeaseStore} operations on etcd v3 (jetcd), in flannel's layout and
@@ -222,7 +222,8 @@ final class EtcdLeaseStore {
   }
 
   public Subscription watch(LeaseListener listener) {
-    LeaseWatch w = new LeaseWatch(conn, reader, counters, watches::remove, Objects.requireNonNull(listener, "listener"));
+    Objects.requireNonNull(listener, "listener");
+    LeaseWatch w = new LeaseWatch(conn, reader, counters, watches::remove, listener);
     watches.add(w);
     w.start();
     return w;

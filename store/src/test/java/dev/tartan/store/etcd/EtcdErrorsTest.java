@@ -60,7 +60,8 @@ class EtcdErrorsTest {
 
   @Test
   void ioErrorsAreTransientAndAccessErrorsStayAsTheyWere() {
-    assertThat(EtcdErrors.failure(new IOException("Connection refused"), "x")).isInstanceOf(TransientEtcdException.class);
+    assertThat(EtcdErrors.failure(new IOException("Connection refused"), "x"))
+        .isInstanceOf(TransientEtcdException.class);
     LeaseStoreException denied = EtcdErrors.failure(grpc(Status.Code.PERMISSION_DENIED,
         "etcdserver: permission denied"), "x");
     assertThat(denied).isNotInstanceOf(TransientEtcdException.class).isNotInstanceOf(RequestRejectedException.class);
