@@ -1,6 +1,7 @@
 package dev.tartan.store;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import java.net.Inet4Address;
 import java.util.Objects;
 
@@ -14,7 +15,7 @@ import java.util.Objects;
  * @param subnetMax      last subnet that may be leased (default: the last subnet)
  * @param enableIPv4     {@code EnableIPv4} (default true)
  * @param enableIPv6     {@code EnableIPv6} (default false)
- * @param ipv6Network    {@code IPv6Network} text, or null
+ * @param ipv6Network    {@code IPv6Network}, network-masked, or null
  * @param enableNFTables {@code EnableNFTables} (default false)
  * @param backendType    {@code Backend.Type}, lower-cased ("vxlan")
  * @param backendJson    the raw {@code Backend} object, for the backend to read its own keys
@@ -26,7 +27,7 @@ public record NetworkConfig(
     Inet4Address subnetMax,
     boolean enableIPv4,
     boolean enableIPv6,
-    String ipv6Network,
+    Ipv6Subnet ipv6Network,
     boolean enableNFTables,
     String backendType,
     String backendJson) {

@@ -1,5 +1,6 @@
 package dev.tartan.store;
 
+import dev.tartan.net.Ipv6Subnet;
 import dev.tartan.net.Ipv6Text;
 import dev.tartan.net.Ipv4Subnet;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -29,8 +30,8 @@ final class NetworkConfigParser {
   /** The IPv6 half of the config after flannel's defaulting (validated, not yet programmed). */
   record Ipv6Range(Inet6Address network, int prefixLength, int subnetLen, Inet6Address subnetMin,
       Inet6Address subnetMax) {
-    String networkText() {
-      return Ipv6Text.format(network) + "/" + prefixLength;
+    Ipv6Subnet subnet() {
+      return Ipv6Subnet.of(network, prefixLength);
     }
   }
 
@@ -184,7 +185,7 @@ final class NetworkConfigParser {
       throw new AssertionError(e);
     }
     NetworkConfig cfg = new NetworkConfig(network, len, Ipv4Subnet.toInet(min), Ipv4Subnet.toInet(max),
-        true, enableIPv6, v6 == null ? null : v6.networkText(), enableNFTables,
+        true, enableIPv6, v6 == null ? null : v6.subnet(), enableNFTables,
         type.toLowerCase(Locale.ROOT), backendJson);
     return new Parsed(cfg, v6);
   }

@@ -1,6 +1,7 @@
 package dev.tartan.store;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import java.time.Instant;
 import java.util.Objects;
 
@@ -17,7 +18,7 @@ import java.util.Objects;
  */
 public record SubnetLease(
     Ipv4Subnet subnet,
-    String ipv6Subnet,
+    Ipv6Subnet ipv6Subnet,
     LeaseAttrs attrs,
     Instant expiresAt,
     long etcdLeaseId,

@@ -214,7 +214,7 @@ class NetworkConfigTest {
     NetworkConfigParser.Parsed p = NetworkConfigParser.parse(
         withBackend("\"Network\": \"10.3.0.0/16\", \"enableIPv6\": true, \"ipv6Network\": \"fc00::/48\""));
     assertThat(p.config().enableIPv6()).isTrue();
-    assertThat(p.config().ipv6Network()).isEqualTo("fc00::/48");
+    assertThat(p.config().ipv6Network()).hasToString("fc00::/48");
     assertThat(p.ipv6().subnetLen()).isEqualTo(64);
     assertThat(Ipv6Text.format(p.ipv6().subnetMin())).isEqualTo("fc00:0:0:1::");
     assertThat(Ipv6Text.format(p.ipv6().subnetMax())).isEqualTo("fc00:0:0:ffff::");

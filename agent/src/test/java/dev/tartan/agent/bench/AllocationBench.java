@@ -5,7 +5,9 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.SubnetLease;
-import dev.tartan.store.etcd.EtcdLeaseStore;
+import dev.tartan.store.Store;
+import dev.tartan.store.etcd.EtcdOptions;
+import dev.tartan.store.etcd.EtcdStores;
 import dev.tartan.store.etcd.LeaseJson;
 import dev.tartan.store.testing.EtcdClusterExtension;
 import io.etcd.jetcd.Client;
@@ -13,7 +15,6 @@ import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.options.GetOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -21,7 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Issue 7, item 6: {@code acquirers} hosts take a subnet at the same moment from a 3-member etcd
- * cluster. Each acquirer is the store the agent uses ({@link EtcdLeaseStore#acquire}) on a jetcd
+ * cluster. Each acquirer is the store the agent uses ({@link Store#acquire}) on a jetcd
  * client of its own (its own gRPC channel and connections), all in this one JVM: 200 agent JVMs
  * (75–120 MiB each, and 200 JVM start-ups at once) do not fit a 2-core machine. The clients are
  * connected before the start signal; the time runs from the signal to the last lease. Duplicates
@@ -60,6 +60,7 @@ public final class AllocationBench {
     EtcdClusterExtension etcd = EtcdClusterExtension.builder().members(3).listenHost(BenchHost.GATEWAY)
         .logDirectory(work.resolve("etcd-logs")).build();
     List<Client> clients = new ArrayList<>();
+    List<Store> opened = new ArrayList<>();
     ExecutorService pool = Executors.newFixedThreadPool(acquirers);
     Thread hook = new Thread(etcd::close, "alloc-bench-cleanup");
     Runtime.getRuntime().addShutdownHook(hook);
@@ -91,9 +92,12 @@ public final class AllocationBench {
         clients.get(0).getKVClient().put(SyntheticPeers.bs(prefix + "/config"),
             SyntheticPeers.bs("{\"Network\":\"" + NETWORK + "\",\"SubnetLen\":24,\"Backend\":{\"Type\":\"vxlan\"}}"))
             .get(10, TimeUnit.SECONDS);
-        List<EtcdLeaseStore> stores = new ArrayList<>();
-        for (Client c : clients) {
-          stores.add(new EtcdLeaseStore(c, prefix, Duration.ofSeconds(600), Clock.systemUTC(), new Random()));
+        List<Store> stores = new ArrayList<>();
+        for (int i = 0; i < acquirers; i++) { // each a connection of its own, as an agent's
+          Store s = EtcdStores.connect(EtcdOptions.of(etcd.clientEndpoints()).withPrefix(prefix)
+              .withLeaseTtl(Duration.ofSeconds(600)));
+          stores.add(s);
+          opened.add(s);
         }
         CountDownLatch ready = new CountDownLatch(acquirers);
         CountDownLatch go = new CountDownLatch(1);
@@ -101,7 +105,7 @@ public final class AllocationBench {
         List<Future<SubnetLease>> results = new ArrayList<>();
         for (int i = 0; i < acquirers; i++) {
           int idx = i;
-          EtcdLeaseStore s = stores.get(i);
+          Store s = stores.get(i);
           LeaseAttrs attrs = LeaseAttrs.ipv4(Ipv4Subnet.toInet(Ipv4Subnet.parseAddress("198.18.0.0") + 1 + i),
               "vxlan", String.format(Locale.ROOT, "{\"VNI\":1,\"VtepMAC\":\"0e:b1:00:00:%02x:%02x\"}", i >> 8, i & 0xff));
           results.add(pool.submit(() -> {
@@ -173,6 +177,9 @@ public final class AllocationBench {
       }
     } finally {
       pool.shutdownNow();
+      for (Store s : opened) {
+        s.close();
+      }
       for (Client c : clients) {
         c.close();
       }

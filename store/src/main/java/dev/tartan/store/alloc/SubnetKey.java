@@ -1,6 +1,7 @@
 package dev.tartan.store.alloc;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import java.util.Objects;
 
 /**
@@ -9,9 +10,9 @@ import java.util.Objects;
  * {@code 10.12.13.0-24&fd00:12:13::-56}).
  *
  * @param subnet     the IPv4 subnet
- * @param ipv6Subnet the IPv6 subnet in Go's text form ({@code fd00:12:13::/56}), or null
+ * @param ipv6Subnet the IPv6 subnet ({@code fd00:12:13::/56}), or null
  */
-public record SubnetKey(Ipv4Subnet subnet, String ipv6Subnet) {
+public record SubnetKey(Ipv4Subnet subnet, Ipv6Subnet ipv6Subnet) {
 
   public SubnetKey {
     Objects.requireNonNull(subnet, "subnet");

@@ -1,6 +1,7 @@
 package dev.tartan.store.alloc;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import dev.tartan.net.Ipv6Text;
 import java.math.BigInteger;
 import java.net.Inet6Address;
@@ -31,7 +32,7 @@ public final class SubnetKeys {
     if (subnet == null) {
       return Optional.empty();
     }
-    String ipv6 = null;
+    Ipv6Subnet ipv6 = null;
     if (v6 != null) {
       ipv6 = parseV6(v6);
       if (ipv6 == null) {
@@ -47,11 +48,11 @@ public final class SubnetKeys {
   }
 
   /** The key name, dual stack when {@code ipv6Subnet} ({@code fd00:12:13::/56}) is not null. */
-  public static String format(Ipv4Subnet subnet, String ipv6Subnet) {
+  public static String format(Ipv4Subnet subnet, Ipv6Subnet ipv6Subnet) {
     if (ipv6Subnet == null) {
       return format(subnet);
     }
-    return format(subnet) + "&" + ipv6Subnet.replace('/', '-');
+    return format(subnet) + "&" + Ipv6Text.format(ipv6Subnet.networkAddress()) + "-" + ipv6Subnet.prefixLength();
   }
 
   private static Ipv4Subnet parseV4(String text) {
@@ -73,8 +74,8 @@ public final class SubnetKeys {
     return format(subnet).equals(text) ? subnet : null;
   }
 
-  /** Returns {@code addr/len} in canonical form, or null. */
-  private static String parseV6(String text) {
+  /** The subnet of {@code addr-len} in canonical form (masked, Go's text), or null. */
+  private static Ipv6Subnet parseV6(String text) {
     int dash = text.lastIndexOf('-');
     if (dash <= 0) {
       return null;
@@ -100,7 +101,7 @@ public final class SubnetKeys {
     if (!value.and(Ipv6Text.mask(len)).equals(value) || !Ipv6Text.format(a).equals(addr)) {
       return null;
     }
-    return addr + "/" + len;
+    return Ipv6Subnet.of(a, len);
   }
 
   /** A decimal prefix length without sign or leading zeros, at most {@code max}; -1 otherwise. */

@@ -23,13 +23,19 @@ import java.util.Locale;
  * @param username  etcd user, or null
  * @param password  etcd password (never printed), or null
  * @param leaseTtl  TTL of subnet leases (whole seconds, at least 1 s); default 24 h as in flannel
+ * @param pageSize  how many keys one read of a prefix asks for at most (1 .. 10,000; default
+ *                  {@value #DEFAULT_PAGE_SIZE}): a listing is read in pages, all at one revision, so no
+ *                  answer comes near gRPC's 4 MiB message limit however large the network is
  */
 public record EtcdOptions(List<URI> endpoints, String prefix, Path caFile, Path certFile, Path keyFile,
-    String username, String password, Duration leaseTtl) {
+    String username, String password, Duration leaseTtl, int pageSize) {
 
   public static final String DEFAULT_PREFIX = "/coreos.com/network";
   public static final Duration DEFAULT_LEASE_TTL = Duration.ofHours(24);
   public static final String DEFAULT_ENDPOINTS = "http://127.0.0.1:2379";
+  /** 500 keys of at most ~1 KiB each: an answer of well under 1 MiB. */
+  public static final int DEFAULT_PAGE_SIZE = 500;
+  public static final int MAX_PAGE_SIZE = 10_000;
 
   public EtcdOptions {
     if (endpoints == null || endpoints.isEmpty()) {
@@ -74,6 +80,18 @@ public record EtcdOptions(List<URI> endpoints, String prefix, Path caFile, Path 
     if (leaseTtl.compareTo(Duration.ofSeconds(1)) < 0) {
       throw new IllegalArgumentException("lease TTL must be at least 1 s, got " + leaseTtl);
     }
+    if (pageSize == 0) {
+      pageSize = DEFAULT_PAGE_SIZE;
+    }
+    if (pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+      throw new IllegalArgumentException("etcd page size must be 1.." + MAX_PAGE_SIZE + ", got " + pageSize);
+    }
+  }
+
+  /** Options with the default page size. */
+  public EtcdOptions(List<URI> endpoints, String prefix, Path caFile, Path certFile, Path keyFile,
+      String username, String password, Duration leaseTtl) {
+    this(endpoints, prefix, caFile, certFile, keyFile, username, password, leaseTtl, DEFAULT_PAGE_SIZE);
   }
 
   /** Plain-text endpoints, default prefix and TTL, no TLS or auth. */
@@ -83,12 +101,18 @@ public record EtcdOptions(List<URI> endpoints, String prefix, Path caFile, Path 
 
   /** The same options with another lease TTL. */
   public EtcdOptions withLeaseTtl(Duration ttl) {
-    return new EtcdOptions(endpoints, prefix, caFile, certFile, keyFile, username, password, ttl);
+    return new EtcdOptions(endpoints, prefix, caFile, certFile, keyFile, username, password, ttl, pageSize);
   }
 
   /** The same options with another prefix. */
   public EtcdOptions withPrefix(String newPrefix) {
-    return new EtcdOptions(endpoints, newPrefix, caFile, certFile, keyFile, username, password, leaseTtl);
+    return new EtcdOptions(endpoints, newPrefix, caFile, certFile, keyFile, username, password, leaseTtl,
+        pageSize);
+  }
+
+  /** The same options with another page size for prefix reads. */
+  public EtcdOptions withPageSize(int keys) {
+    return new EtcdOptions(endpoints, prefix, caFile, certFile, keyFile, username, password, leaseTtl, keys);
   }
 
   /**
@@ -165,6 +189,7 @@ public record EtcdOptions(List<URI> endpoints, String prefix, Path caFile, Path 
   public String toString() {
     return "EtcdOptions[endpoints=" + endpoints + ", prefix=" + prefix + ", caFile=" + caFile
         + ", certFile=" + certFile + ", keyFile=" + keyFile + ", username=" + username
-        + ", password=" + (password == null ? "null" : "(hidden)") + ", leaseTtl=" + leaseTtl + "]";
+        + ", password=" + (password == null ? "null" : "(hidden)") + ", leaseTtl=" + leaseTtl
+        + ", pageSize=" + pageSize + "]";
   }
 }

@@ -9,6 +9,6 @@ public final class EtcdStores {
 
   /** Connects to etcd with {@code opts}; one line naming the setting to fix when that fails. */
   public static Store connect(EtcdOptions opts) throws LeaseStoreException {
-    return EtcdLeaseStore.connect(opts);
+    return EtcdStore.connect(opts);
   }
 }

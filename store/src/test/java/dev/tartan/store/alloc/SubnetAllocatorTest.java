@@ -185,7 +185,8 @@ class SubnetAllocatorTest {
 
   @Test
   void dualStackLeaseIsIncompatibleWhenIpv6IsOff() throws Exception {
-    SubnetLease dual = new SubnetLease(Ipv4Subnet.parse("10.3.8.0/24"), "fd00:12:13::/56",
+    SubnetLease dual = new SubnetLease(Ipv4Subnet.parse("10.3.8.0/24"),
+        dev.tartan.net.Ipv6Subnet.parse("fd00:12:13::/56"),
         LeaseAttrs.ipv4(US, "vxlan", null), Instant.EPOCH, 5, 1);
     Allocation a = SubnetAllocator.allocate(fixtureConfig(), List.of(dual), US, none(), new Random(1));
     assertThat(a.incompatible()).containsExactly(dual);

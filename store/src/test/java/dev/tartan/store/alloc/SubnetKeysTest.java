@@ -22,7 +22,7 @@ class SubnetKeysTest {
   void dualStackKeyReserialisesIdentically() {
     SubnetKey k = SubnetKeys.parse("10.12.13.0-24&fd00:12:13::-56").orElseThrow();
     assertThat(k.subnet()).isEqualTo(Ipv4Subnet.parse("10.12.13.0/24"));
-    assertThat(k.ipv6Subnet()).isEqualTo("fd00:12:13::/56");
+    assertThat(k.ipv6Subnet()).hasToString("fd00:12:13::/56");
     assertThat(k.toString()).isEqualTo("10.12.13.0-24&fd00:12:13::-56");
   }
 
@@ -31,7 +31,7 @@ class SubnetKeysTest {
     assertThat(SubnetKeys.parse("/coreos.com/network/subnets/10.1.5.0-24").orElseThrow().subnet())
         .isEqualTo(Ipv4Subnet.parse("10.1.5.0/24"));
     assertThat(SubnetKeys.parse("/coreos.com/network/subnets/10.12.13.0-24&fd00:12:13::-56").orElseThrow()
-        .ipv6Subnet()).isEqualTo("fd00:12:13::/56");
+        .ipv6Subnet()).hasToString("fd00:12:13::/56");
   }
 
   @ParameterizedTest

@@ -18,42 +18,42 @@ class AccessDeniedTest {
   @Test
   void aFailedHandshakeNamesTheCaFile() {
     SSLHandshakeException tls = new SSLHandshakeException("PKIX path building failed");
-    String why = EtcdLeaseStore.accessDenied(new RuntimeException("UNAVAILABLE: io exception", tls), TLS);
+    String why = EtcdErrors.accessDenied(new RuntimeException("UNAVAILABLE: io exception", tls), TLS);
     assertThat(why).startsWith("the TLS handshake failed (PKIX path building failed)")
         .contains("--etcd-cafile /etc/tartan/ca.pem").contains("--etcd-certfile").doesNotContain("\n");
   }
 
   @Test
   void rejectedMissingOrUnprivilegedCredentialsAreFinal() {
-    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("UNAUTHENTICATED",
+    assertThat(EtcdErrors.accessDenied(new RuntimeException("UNAUTHENTICATED",
         new RuntimeException("INVALID_ARGUMENT: etcdserver: authentication failed, invalid user ID or password")), TLS))
         .contains("check --etcd-username and --etcd-password");
-    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("INVALID_ARGUMENT: etcdserver: user name is empty"),
+    assertThat(EtcdErrors.accessDenied(new RuntimeException("INVALID_ARGUMENT: etcdserver: user name is empty"),
         TLS)).startsWith("etcd requires authentication");
-    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("PERMISSION_DENIED: etcdserver: permission denied"),
+    assertThat(EtcdErrors.accessDenied(new RuntimeException("PERMISSION_DENIED: etcdserver: permission denied"),
         TLS)).contains("grant user tartan read and write access to /coreos.com/network/");
   }
 
   @Test
   void refusalsAreNotRetriedAsIfEtcdWereDown() {
-    assertThat(EtcdLeaseStore.isTransient(new RuntimeException(new io.grpc.StatusRuntimeException(
+    assertThat(EtcdErrors.isTransient(new RuntimeException(new io.grpc.StatusRuntimeException(
         io.grpc.Status.PERMISSION_DENIED.withDescription("etcdserver: permission denied"))))).isFalse();
-    assertThat(EtcdLeaseStore.isTransient(new io.grpc.StatusRuntimeException(io.grpc.Status.UNAUTHENTICATED))).isFalse();
-    assertThat(EtcdLeaseStore.isTransient(new io.grpc.StatusException(io.grpc.Status.INVALID_ARGUMENT))).isFalse();
-    assertThat(EtcdLeaseStore.isTransient(new io.grpc.StatusRuntimeException(io.grpc.Status.UNAVAILABLE))).isTrue();
-    assertThat(EtcdLeaseStore.isTransient(new io.grpc.StatusRuntimeException(io.grpc.Status.DEADLINE_EXCEEDED)))
+    assertThat(EtcdErrors.isTransient(new io.grpc.StatusRuntimeException(io.grpc.Status.UNAUTHENTICATED))).isFalse();
+    assertThat(EtcdErrors.isTransient(new io.grpc.StatusException(io.grpc.Status.INVALID_ARGUMENT))).isFalse();
+    assertThat(EtcdErrors.isTransient(new io.grpc.StatusRuntimeException(io.grpc.Status.UNAVAILABLE))).isTrue();
+    assertThat(EtcdErrors.isTransient(new io.grpc.StatusRuntimeException(io.grpc.Status.DEADLINE_EXCEEDED)))
         .isTrue();
-    assertThat(EtcdLeaseStore.isTransient(new RuntimeException(new IOException("Connection reset")))).isTrue();
-    assertThat(EtcdLeaseStore.isTransient(new RuntimeException("no cause"))).isFalse();
+    assertThat(EtcdErrors.isTransient(new RuntimeException(new IOException("Connection reset")))).isTrue();
+    assertThat(EtcdErrors.isTransient(new RuntimeException("no cause"))).isFalse();
   }
 
   @Test
   void outagesAreNotFinal() {
-    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("UNAVAILABLE: io exception",
+    assertThat(EtcdErrors.accessDenied(new RuntimeException("UNAVAILABLE: io exception",
         new IOException("Connection refused")), TLS)).isNull();
-    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("UNAVAILABLE: Connection closed while performing TLS "
+    assertThat(EtcdErrors.accessDenied(new RuntimeException("UNAVAILABLE: Connection closed while performing TLS "
         + "negotiation"), TLS)).isNull();
-    assertThat(EtcdLeaseStore.accessDenied(new RuntimeException("DEADLINE_EXCEEDED"), TLS)).isNull();
-    assertThat(EtcdLeaseStore.accessDenied(null, TLS)).isNull();
+    assertThat(EtcdErrors.accessDenied(new RuntimeException("DEADLINE_EXCEEDED"), TLS)).isNull();
+    assertThat(EtcdErrors.accessDenied(null, TLS)).isNull();
   }
 }

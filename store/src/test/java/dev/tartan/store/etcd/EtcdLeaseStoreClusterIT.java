@@ -70,18 +70,18 @@ class EtcdLeaseStoreClusterIT {
         "{\"VNI\":1,\"VtepMAC\":\"" + mac + "\"}");
   }
 
-  private EtcdLeaseStore connect(String prefix) throws Exception {
-    EtcdLeaseStore s = EtcdLeaseStore.connect(EtcdOptions.of(etcd.clientEndpoints()).withPrefix(prefix)
+  private EtcdStore connect(String prefix) throws Exception {
+    EtcdStore s = EtcdStore.connect(EtcdOptions.of(etcd.clientEndpoints()).withPrefix(prefix)
         .withLeaseTtl(Duration.ofSeconds(60)));
     toClose.add(s);
     return s;
   }
 
   /** A store whose client talks to one member only (so stopping that member cuts its watch). */
-  private EtcdLeaseStore pinnedTo(EtcdMember m, String prefix) throws Exception {
-    Client c = EtcdLeaseStore.clientBuilder(EtcdOptions.of(List.of(m.clientEndpoint()))).build();
+  private EtcdStore pinnedTo(EtcdMember m, String prefix) throws Exception {
+    Client c = EtcdConnection.clientBuilder(EtcdOptions.of(List.of(m.clientEndpoint()))).build();
     toClose.add(c);
-    EtcdLeaseStore s = new EtcdLeaseStore(c, prefix, Duration.ofSeconds(60), Clock.systemUTC(), new Random());
+    EtcdStore s = new EtcdStore(c, prefix, Duration.ofSeconds(60), Clock.systemUTC(), new Random());
     toClose.add(s);
     return s;
   }
@@ -124,7 +124,7 @@ class EtcdLeaseStoreClusterIT {
 
   private void runAcquirers(String prefix, boolean killLeaderMidway) throws Exception {
     etcd.etcdctl("put", prefix + "/config", "{\"Network\":\"10.20.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}");
-    List<EtcdLeaseStore> stores = new ArrayList<>();
+    List<EtcdStore> stores = new ArrayList<>();
     for (int i = 0; i < ACQUIRERS; i++) {
       stores.add(connect(prefix)); // one jetcd client each, as separate hosts would have
     }
@@ -134,7 +134,7 @@ class EtcdLeaseStoreClusterIT {
     List<Future<SubnetLease>> results = new ArrayList<>();
     try {
       for (int i = 0; i < ACQUIRERS; i++) {
-        EtcdLeaseStore s = stores.get(i);
+        EtcdStore s = stores.get(i);
         LeaseAttrs attrs = host(i);
         results.add(pool.submit(() -> {
           go.await();
@@ -170,12 +170,12 @@ class EtcdLeaseStoreClusterIT {
   void watchSurvivesItsMemberGoingAwayAndLosesNoEvent() throws Exception {
     String prefix = "/it-reconnect/network";
     etcd.etcdctl("put", prefix + "/config", "{\"Network\":\"10.21.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}");
-    EtcdLeaseStore writer = connect(prefix);
+    EtcdStore writer = connect(prefix);
     SubnetLease a = writer.acquire(host(1), Optional.empty());
     SubnetLease b = writer.acquire(host(2), Optional.empty());
 
     EtcdMember m = etcd.member(0);
-    EtcdLeaseStore watcherStore = pinnedTo(m, prefix);
+    EtcdStore watcherStore = pinnedTo(m, prefix);
     RecordingListener rec = new RecordingListener();
     toClose.add(watcherStore.watch(rec));
     await().atMost(Duration.ofSeconds(10)).until(() -> rec.snapshotCount() == 1);
@@ -202,12 +202,12 @@ class EtcdLeaseStoreClusterIT {
   void compactionDuringAWatchLosesNoEvent() throws Exception {
     String prefix = "/it-compact/network";
     etcd.etcdctl("put", prefix + "/config", "{\"Network\":\"10.22.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}");
-    EtcdLeaseStore writer = connect(prefix);
+    EtcdStore writer = connect(prefix);
     SubnetLease a = writer.acquire(host(1), Optional.empty());
     SubnetLease b = writer.acquire(host(2), Optional.empty());
 
     EtcdMember m = etcd.member(0);
-    EtcdLeaseStore watcherStore = pinnedTo(m, prefix);
+    EtcdStore watcherStore = pinnedTo(m, prefix);
     RecordingListener rec = new RecordingListener();
     toClose.add(watcherStore.watch(rec));
     await().atMost(Duration.ofSeconds(10)).until(() -> rec.snapshotCount() == 1);

@@ -38,6 +38,11 @@ class EtcdOptionsTest {
     assertThat(o.leaseTtl()).isEqualTo(Duration.ofHours(24));
     assertThat(o.configKey()).isEqualTo("/coreos.com/network/config");
     assertThat(o.subnetsPrefix()).isEqualTo("/coreos.com/network/subnets/");
+    assertThat(o.pageSize()).isEqualTo(EtcdOptions.DEFAULT_PAGE_SIZE);
+    assertThat(o.withPageSize(100).pageSize()).isEqualTo(100);
+    assertThat(o.withPageSize(100).withPrefix("/x").withLeaseTtl(Duration.ofSeconds(5)).pageSize()).isEqualTo(100);
+    assertThatThrownBy(() -> o.withPageSize(-1)).hasMessageContaining("page size must be 1..10000");
+    assertThatThrownBy(() -> o.withPageSize(10_001)).isInstanceOf(IllegalArgumentException.class);
     assertThat(o.withPrefix("/coreos.com/network/").prefix()).isEqualTo("/coreos.com/network");
     assertThat(o.withPrefix("//a//b//").configKey()).isEqualTo("/a/b/config");
     assertThat(o.withPrefix("/").configKey()).isEqualTo("/config");

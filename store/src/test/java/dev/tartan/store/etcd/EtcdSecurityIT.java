@@ -106,7 +106,7 @@ class EtcdSecurityIT {
   void tlsWithAClientCertificateWorks() throws Exception {
     assertThat(tls.clientEndpoints()).allMatch(u -> u.getScheme().equals("https"));
     tls.etcdctl("put", "/tls/network/config", "{\"Network\":\"10.40.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}");
-    try (EtcdLeaseStore store = EtcdLeaseStore.connect(tlsOptions(certs.resolve("ca.pem"),
+    try (EtcdStore store = EtcdStore.connect(tlsOptions(certs.resolve("ca.pem"),
         certs.resolve("client.pem"), certs.resolve("client-key.pem")))) {
       SubnetLease l = store.acquire(HOST, Optional.empty());
       assertThat(store.list()).singleElement().satisfies(x -> {
@@ -121,14 +121,14 @@ class EtcdSecurityIT {
   @Test
   void tlsWithoutTheRequiredClientCertificateFailsNamingTheEndpoint() {
     URI endpoint = tls.clientEndpoints().get(0);
-    assertThatThrownBy(() -> EtcdLeaseStore.connect(tlsOptions(certs.resolve("ca.pem"), null, null)))
+    assertThatThrownBy(() -> EtcdStore.connect(tlsOptions(certs.resolve("ca.pem"), null, null)))
         .isInstanceOf(AccessDeniedException.class)
         .hasMessageStartingWith("cannot reach etcd at " + endpoint);
   }
 
   @Test
   void aServerCertificateFromAnotherCaIsRefused() {
-    assertThatThrownBy(() -> EtcdLeaseStore.connect(tlsOptions(certs.resolve("other-ca.pem"),
+    assertThatThrownBy(() -> EtcdStore.connect(tlsOptions(certs.resolve("other-ca.pem"),
         certs.resolve("client.pem"), certs.resolve("client-key.pem"))))
         .isInstanceOf(AccessDeniedException.class)
         .hasMessageStartingWith("cannot reach etcd at " + tls.clientEndpoints().get(0))
@@ -138,10 +138,10 @@ class EtcdSecurityIT {
 
   @Test
   void unreadableTlsFilesAreReportedAtOnce() {
-    assertThatThrownBy(() -> EtcdLeaseStore.connect(tlsOptions(certs.resolve("missing-ca.pem"), null, null)))
+    assertThatThrownBy(() -> EtcdStore.connect(tlsOptions(certs.resolve("missing-ca.pem"), null, null)))
         .isInstanceOf(LeaseStoreException.class)
         .hasMessageStartingWith("cannot load the etcd TLS files (--etcd-cafile " + certs.resolve("missing-ca.pem"));
-    assertThatThrownBy(() -> EtcdLeaseStore.connect(tlsOptions(certs.resolve("ca.pem"), certs.resolve("client.pem"),
+    assertThatThrownBy(() -> EtcdStore.connect(tlsOptions(certs.resolve("ca.pem"), certs.resolve("client.pem"),
         certs.resolve("client.csr"))))
         .isInstanceOf(LeaseStoreException.class)
         .hasMessageContaining("--etcd-keyfile " + certs.resolve("client.csr"));
@@ -162,19 +162,19 @@ class EtcdSecurityIT {
     }
     EtcdOptions ok = new EtcdOptions(plain.clientEndpoints(), "/auth/network", null, null, null, "root", "s3cret",
         Duration.ofSeconds(30));
-    try (EtcdLeaseStore store = EtcdLeaseStore.connect(ok)) {
+    try (EtcdStore store = EtcdStore.connect(ok)) {
       assertThat(store.acquire(HOST, Optional.empty()).subnet().toString()).startsWith("10.41.");
     }
     EtcdOptions wrong = new EtcdOptions(plain.clientEndpoints(), "/auth/network", null, null, null, "root", "nope",
         Duration.ofSeconds(30));
-    assertThatThrownBy(() -> EtcdLeaseStore.connect(wrong)).isInstanceOf(AccessDeniedException.class)
+    assertThatThrownBy(() -> EtcdStore.connect(wrong)).isInstanceOf(AccessDeniedException.class)
         .hasMessageStartingWith("cannot reach etcd at " + plain.clientEndpoints().get(0))
         .hasMessageContaining("authentication failed")
         .hasMessageContaining("--etcd-password")
         .satisfies(e -> assertThat(e.getMessage()).doesNotContain("nope"));
     EtcdOptions none = new EtcdOptions(plain.clientEndpoints(), "/auth/network", null, null, null, null, null,
         Duration.ofSeconds(30));
-    assertThatThrownBy(() -> EtcdLeaseStore.connect(none)).isInstanceOf(AccessDeniedException.class)
+    assertThatThrownBy(() -> EtcdStore.connect(none)).isInstanceOf(AccessDeniedException.class)
         .hasMessageContaining("etcd requires authentication");
     // a user without a role: etcd says "permission denied" for the prefix
     try (Client admin = Client.builder().endpoints(plain.clientEndpoints()).user(ByteSequence.from("root", UTF_8))
@@ -184,7 +184,7 @@ class EtcdSecurityIT {
     }
     EtcdOptions roleless = new EtcdOptions(plain.clientEndpoints(), "/auth/network", null, null, null, "nobody",
         "pw", Duration.ofSeconds(30));
-    assertThatThrownBy(() -> EtcdLeaseStore.connect(roleless)).isInstanceOf(AccessDeniedException.class)
+    assertThatThrownBy(() -> EtcdStore.connect(roleless)).isInstanceOf(AccessDeniedException.class)
         .hasMessageContaining("grant user nobody read and write access to /auth/network/");
   }
 }

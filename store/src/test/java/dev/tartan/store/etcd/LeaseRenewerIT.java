@@ -82,8 +82,8 @@ class LeaseRenewerIT {
     return p;
   }
 
-  private EtcdLeaseStore store(String prefix, Duration ttl) throws Exception {
-    EtcdLeaseStore s = EtcdLeaseStore.connect(EtcdOptions.of(etcd.clientEndpoints()).withPrefix(prefix)
+  private EtcdStore store(String prefix, Duration ttl) throws Exception {
+    EtcdStore s = EtcdStore.connect(EtcdOptions.of(etcd.clientEndpoints()).withPrefix(prefix)
         .withLeaseTtl(ttl));
     toClose.add(s);
     return s;
@@ -94,7 +94,7 @@ class LeaseRenewerIT {
         "{\"VNI\":1,\"VtepMAC\":\"0a:00:00:00:00:" + String.format("%02x", n) + "\"}");
   }
 
-  private LeaseRenewer renewer(EtcdLeaseStore store, SubnetLease lease, Duration margin,
+  private LeaseRenewer renewer(EtcdStore store, SubnetLease lease, Duration margin,
       ScheduledExecutorService exec) {
     LeaseRenewer r = new LeaseRenewer(store, lease, margin, Clock.systemUTC(), exec, events);
     toClose.add(r);
@@ -108,7 +108,7 @@ class LeaseRenewerIT {
   @Test
   void renewsTwoThirdsIntoAShortTtlAndKeepsTheSubnet() throws Exception {
     String p = newPrefix();
-    EtcdLeaseStore store = store(p, Duration.ofSeconds(30));
+    EtcdStore store = store(p, Duration.ofSeconds(30));
     SubnetLease lease = store.acquire(host(1), Optional.empty());
     LeaseRenewer r = renewer(store, lease, HOUR, scheduler);
     r.start();
@@ -131,7 +131,7 @@ class LeaseRenewerIT {
 
   @Test
   void aMarginBelowAThirdOfTheTtlIsUsedAsIs() throws Exception {
-    EtcdLeaseStore store = store(newPrefix(), Duration.ofSeconds(60));
+    EtcdStore store = store(newPrefix(), Duration.ofSeconds(60));
     LeaseRenewer r = renewer(store, store.acquire(host(2), Optional.empty()), Duration.ofSeconds(5), scheduler);
     r.start();
     assertThat(scheduler.single().delay()).isBetween(Duration.ofSeconds(53), Duration.ofSeconds(55));
@@ -139,7 +139,7 @@ class LeaseRenewerIT {
 
   @Test
   void aReservationIsNeverRenewed() throws Exception {
-    EtcdLeaseStore store = store(newPrefix(), Duration.ofSeconds(30));
+    EtcdStore store = store(newPrefix(), Duration.ofSeconds(30));
     store.reserve(Ipv4Subnet.parse("10.30.9.0/24"), host(3).publicIp());
     SubnetLease lease = store.acquire(host(3), Optional.empty());
     assertThat(lease.reserved()).isTrue();
@@ -150,7 +150,7 @@ class LeaseRenewerIT {
   @Test
   void anotherHostTakingTheKeyIsReportedAsLostAndStopsTheRenewer() throws Exception {
     String p = newPrefix();
-    EtcdLeaseStore store = store(p, Duration.ofSeconds(30));
+    EtcdStore store = store(p, Duration.ofSeconds(30));
     SubnetLease lease = store.acquire(host(4), Optional.empty());
     LeaseRenewer r = renewer(store, lease, HOUR, scheduler);
     r.start();
@@ -167,7 +167,7 @@ class LeaseRenewerIT {
   void failedRenewalsRetryWithBackoffButNeverPastExpiry() throws Exception {
     String p = newPrefix();
     Client client = Client.builder().endpoints(etcd.clientEndpoints()).build();
-    EtcdLeaseStore store = new EtcdLeaseStore(client, p, Duration.ofSeconds(30), Clock.systemUTC(), new Random());
+    EtcdStore store = new EtcdStore(client, p, Duration.ofSeconds(30), Clock.systemUTC(), new Random());
     SubnetLease lease = store.acquire(host(5), Optional.empty());
     LeaseRenewer r = renewer(store, lease, HOUR, scheduler);
     r.start();
@@ -187,7 +187,7 @@ class LeaseRenewerIT {
 
   @Test
   void closeCancelsTheNextRenewal() throws Exception {
-    EtcdLeaseStore store = store(newPrefix(), Duration.ofSeconds(30));
+    EtcdStore store = store(newPrefix(), Duration.ofSeconds(30));
     LeaseRenewer r = renewer(store, store.acquire(host(6), Optional.empty()), HOUR, scheduler);
     r.start();
     ManualScheduler.Task t = scheduler.single();
@@ -199,7 +199,7 @@ class LeaseRenewerIT {
   @Test
   void keepsAThreeSecondLeaseAliveInRealTime() throws Exception {
     String p = newPrefix();
-    EtcdLeaseStore store = store(p, Duration.ofSeconds(3));
+    EtcdStore store = store(p, Duration.ofSeconds(3));
     SubnetLease lease = store.acquire(host(7), Optional.empty());
     ScheduledExecutorService exec = Executors.newSingleThreadScheduledExecutor();
     toClose.add(exec::shutdownNow);

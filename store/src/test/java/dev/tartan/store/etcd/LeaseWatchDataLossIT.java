@@ -52,8 +52,8 @@ class LeaseWatchDataLossIT {
         "{\"VNI\":1,\"VtepMAC\":\"0a:00:00:00:00:0" + i + "\"}");
   }
 
-  private EtcdLeaseStore connect() throws Exception {
-    EtcdLeaseStore s = EtcdLeaseStore.connect(EtcdOptions.of(etcd.clientEndpoints()).withPrefix(PREFIX)
+  private EtcdStore connect() throws Exception {
+    EtcdStore s = EtcdStore.connect(EtcdOptions.of(etcd.clientEndpoints()).withPrefix(PREFIX)
         .withLeaseTtl(Duration.ofSeconds(60)));
     toClose.add(s);
     return s;
@@ -62,7 +62,7 @@ class LeaseWatchDataLossIT {
   @Test
   void watchRelistsWhenEtcdComesBackEmpty() throws Exception {
     etcd.etcdctl("put", PREFIX + "/config", CONFIG);
-    EtcdLeaseStore store = connect();
+    EtcdStore store = connect();
     // enough history that the old resume revision lies well above the new etcd's revisions
     for (int i = 0; i < 10; i++) {
       etcd.etcdctl("put", "/it-dataloss/filler", Integer.toString(i));

@@ -23,6 +23,7 @@ public final class EtcdMember {
   private int clientPort;
   private int peerPort;
   private Process process;
+  private boolean paused;
 
   EtcdMember(EtcdClusterExtension cluster, int index, Path dataDir, Path logFile, int clientPort, int peerPort) {
     this.cluster = cluster;
@@ -107,6 +108,7 @@ public final class EtcdMember {
 
   /** SIGKILL: the member dies without any raft hand-over (like a host losing power). */
   public synchronized void kill() {
+    resumeIfPaused();
     if (process != null) {
       process.destroyForcibly();
       awaitExit(Duration.ofSeconds(10));
@@ -115,10 +117,44 @@ public final class EtcdMember {
   }
 
   /**
+   * SIGSTOP: the process freezes with its sockets open (the kernel still accepts and acknowledges
+   * bytes; nothing is answered), as a member stalled by the host or cut off mid-connection.
+   * {@link #resume()} undoes it; a frozen member is also resumed before {@link #kill()}/{@link #stop()}.
+   */
+  public synchronized void pause() {
+    signal("STOP");
+    paused = true;
+  }
+
+  /** SIGCONT after {@link #pause()}. */
+  public synchronized void resume() {
+    signal("CONT");
+    paused = false;
+  }
+
+  private void signal(String name) {
+    if (!isRunning()) {
+      throw new IllegalStateException(this.name + " is not running");
+    }
+    try {
+      Process p = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+      if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
+        throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while signalling " + this.name, e);
+    }
+  }
+
+  /**
    * SIGTERM and wait for exit: etcd hands leadership over gracefully. A member whose peers are all
    * dead can take several seconds; after 15 s it is killed.
    */
   public synchronized void stop() {
+    resumeIfPaused();
     if (process != null) {
       process.destroy();
       if (!awaitExit(Duration.ofSeconds(15))) {
@@ -127,6 +163,13 @@ public final class EtcdMember {
       }
       ProcessReaper.unregister(process);
     }
+  }
+
+  private void resumeIfPaused() {
+    if (paused && isRunning()) {
+      resume();
+    }
+    paused = false;
   }
 
   private boolean awaitExit(Duration timeout) {
