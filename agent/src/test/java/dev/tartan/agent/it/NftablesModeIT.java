@@ -61,6 +61,8 @@ class NftablesModeIT {
     }
     ips.put("1.1", bed.addContainer(1, 1));
     ips.put("2.1", bed.addContainer(2, 1));
+    // the testbed's CNI config routes only the pod network; the way out goes via cni0 like a default gateway
+    Cmd.run("ip", "-n", bed.container(1, 1), "route", "add", "default", "via", gateway(1));
     ext = underlayHost("ext", "vext", EXT_IP);
     // counts, in the outside host, echo requests by source: the host's address or a pod address
     Cmd.runWithInput("""
@@ -120,6 +122,15 @@ class NftablesModeIT {
       }
     }
     throw new AssertionError("no FLANNEL_SUBNET in " + bed.subnetFile(h));
+  }
+
+  /** Host h's cni0 address, the pods' gateway (FLANNEL_SUBNET=10.244.X.1/24 -> 10.244.X.1). */
+  static String gateway(int h) {
+    try {
+      return subnet(h).replaceFirst("\\.0/24$", ".1");
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   /** What flannel (spec §3.4, pkg/trafficmngr/nftables) leaves for network C and lease P. */
