@@ -313,4 +313,55 @@ class NftablesModeIT {
     podReachesTheOutsideMasqueraded();
     assertThat(bed.ping(bed.container(1, 1), ips.get("2.1"))).isTrue();
   }
+
+  /** {@code tartan doctor} inside host h (the shaded jar). */
+  static Cmd.Result doctor(int h) {
+    List<String> argv = new ArrayList<>(List.of(Cmd.inNs(bed.host(h), "java")));
+    argv.addAll(Testbed.AGENT_JVM);
+    argv.addAll(List.of("-jar", Testbed.agentJar().toString(), "doctor", "--etcd-endpoints", bed.etcdEndpoints(),
+        "--subnet-file", bed.subnetFile(h).toString()));
+    return Cmd.exec(argv, null);
+  }
+
+  @Test
+  @Order(5)
+  void doctorChecksTheNftablesRules() {
+    assertThat(agents.get(1).stop()).isZero(); // the rules stay; nobody repairs them meanwhile
+    Cmd.Result ok = doctor(1);
+    assertThat(ok.exit()).as("doctor output:\n%s%s", ok.out(), ok.err()).isZero();
+
+    String handles = Cmd.run(Cmd.inNs(bed.host(1), "nft", "-a", "list", "chain", "ip", "flannel-ipv4", "postrtg"));
+    String handle = handles.lines().filter(l -> l.contains("daddr != 224.0.0.0/4")).findFirst().orElseThrow()
+        .replaceAll(".*# handle ", "").strip();
+    Cmd.run(Cmd.inNs(bed.host(1), "nft", "delete", "rule", "ip", "flannel-ipv4", "postrtg", "handle", handle));
+    Cmd.Result drift = doctor(1);
+    System.out.println("---- doctor after a rule was deleted by hand:\n" + drift.out() + drift.err()); // for the report
+    assertThat(drift.exit()).as("doctor output:\n%s%s", drift.out(), drift.err()).isEqualTo(1);
+    assertThat(drift.out()).contains("nft table ip flannel-ipv4")
+        .contains("chain postrtg lacks: ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random");
+
+    AgentProcess a = bed.startAgent(1, AGENT_FLAGS);
+    agents.put(1, a);
+    awaitReady(1, a);
+    Cmd.Result again = doctor(1);
+    assertThat(again.exit()).as("after the agent's start:\n%s%s", again.out(), again.err()).isZero();
+  }
+
+  @Test
+  @Order(6)
+  void aWireguardNetworkIsRefusedWithOneLine() {
+    bed.etcdctl("put", "/wg/config", "{\"Network\":\"10.250.0.0/16\",\"Backend\":{\"Type\":\"wireguard\"}}");
+    List<String> argv = new ArrayList<>(List.of(Cmd.inNs(bed.host(2), "timeout", "60", "java")));
+    argv.addAll(Testbed.AGENT_JVM);
+    argv.addAll(List.of("-jar", Testbed.agentJar().toString(), "agent", "--etcd-endpoints", bed.etcdEndpoints(),
+        "--etcd-prefix", "/wg", "--subnet-file", bed.hostDir(2).resolve("wg-subnet.env").toString()));
+    Cmd.Result r = Cmd.exec(argv, null);
+    String all = r.out() + r.err();
+    System.out.println("---- expected failure, exit " + r.exit() + ":\n" + all); // for the report
+    assertThat(r.exit()).as("exit code (124 = still running after 60 s); output:\n%s", all).isNotIn(0, 124);
+    assertThat(all.lines().filter(l -> l.contains("Tartan has no WireGuard backend")).toList()).hasSize(1)
+        .allMatch(l -> l.contains("supported: vxlan"));
+    assertThat(all).as("no stack trace").doesNotContain("\tat ").doesNotContain("Caused by:");
+    assertThat(Files.exists(bed.hostDir(2).resolve("wg-subnet.env"))).isFalse();
+  }
 }
