@@ -178,7 +178,8 @@ public final class Agent implements AutoCloseable {
     closers.add(watch);
     awaitFirstSnapshot();
     if (cfg.vxlanPeerFilter()) {
-      peerFilter = VxlanPeerFilter.create(backend.effectivePort(), network.enableNFTables()); // set first: later changes re-sync it
+      // set first: later changes re-sync it
+      peerFilter = VxlanPeerFilter.create(backend.effectivePort(), network.enableNFTables());
       peerFilter.update(VxlanPeerFilter.peerAddresses(peers.remotes()));
     } else {
       try {

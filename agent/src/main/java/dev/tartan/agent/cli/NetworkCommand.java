@@ -77,7 +77,8 @@ public final class NetworkCommand implements Runnable {
     private Integer port;
 
     @Option(names = "--enable-nftables",
-        description = "Masquerade and forward rules in nftables (tables flannel-ipv4/flannel-ipv6) instead of iptables (EnableNFTables).")
+        description = "Masquerade and forward rules in nftables (tables flannel-ipv4/flannel-ipv6) "
+            + "instead of iptables (EnableNFTables).")
     private boolean enableNFTables;
 
     @Option(names = "--force", description = "Replace an existing, different config.")

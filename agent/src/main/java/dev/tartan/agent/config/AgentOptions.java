@@ -87,7 +87,8 @@ public final class AgentOptions {
   String iptablesForwardRules;
 
   @Option(names = "--iptables-resync", paramLabel = "DURATION",
-      description = "Check interval of the iptables (or, with EnableNFTables, nftables) rules; a bare number is seconds (default 5s).")
+      description = "Check interval of the iptables (or, with EnableNFTables, nftables) rules; "
+          + "a bare number is seconds (default 5s).")
   String iptablesResync;
 
   @Option(names = "--healthz-ip", paramLabel = "IP",

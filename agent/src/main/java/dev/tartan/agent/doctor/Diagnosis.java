@@ -611,7 +611,8 @@ public final class Diagnosis {
         return;
       }
       if (now.isEmpty()) {
-        add("masquerade", where, "table ip " + NftRules.IPV4_TABLE + " is missing (EnableNFTables, FLANNEL_IPMASQ=true)",
+        add("masquerade", where,
+            "table ip " + NftRules.IPV4_TABLE + " is missing (EnableNFTables, FLANNEL_IPMASQ=true)",
             RESTART + " (it re-creates it; a running agent does every --iptables-resync)");
         return;
       }
@@ -624,7 +625,8 @@ public final class Diagnosis {
         }
       }
       for (String d : best) {
-        add("masquerade", where, d, RESTART + " (it re-creates the table; a running agent does every --iptables-resync)");
+        add("masquerade", where, d,
+            RESTART + " (it re-creates the table; a running agent does every --iptables-resync)");
       }
       try {
         RuleSet old = MasqRules.masquerade(cfg.network(), subnet, true);

@@ -64,7 +64,8 @@ public final class TrafficRules {
   /** For tests: iptables mode with a given {@link Iptables} (e.g. one that runs inside a namespace). */
   static TrafficRules create(Iptables iptables, boolean ipMasq, boolean randomFullyDisable,
       boolean forwardRules) {
-    return new TrafficRules(requireNonNull(iptables), null, iptables.prefix(), ipMasq, randomFullyDisable, forwardRules);
+    return new TrafficRules(requireNonNull(iptables), null, iptables.prefix(), ipMasq, randomFullyDisable,
+        forwardRules);
   }
 
   /** For tests: nftables mode with a given {@link Nft}; the mode switch runs behind {@code prefix}. */
@@ -209,13 +210,11 @@ public final class TrafficRules {
   private void removeOtherMode() throws IptablesException {
     List<String> removed = new ArrayList<>();
     if (nft != null) {
-      Optional<Iptables> ipt = Optional.ofNullable(iptables);
-      if (ipt.isEmpty()) {
-        try {
-          ipt = Optional.of(Iptables.locate(prefix));
-        } catch (IptablesException e) {
-          ipt = Optional.empty();
-        }
+      Optional<Iptables> ipt;
+      try {
+        ipt = Optional.of(Iptables.locate(prefix));
+      } catch (IptablesException e) {
+        ipt = Optional.empty(); // no iptables, no rules of ours
       }
       if (ipt.isPresent()) {
         ipt.get().removeChains("nat", NAT_CHAINS).forEach(c -> removed.add("iptables nat " + c));
