@@ -1,5 +1,6 @@
 package dev.tartan.agent;
 
+import dev.tartan.agent.backend.BackendTypes;
 import dev.tartan.agent.backend.Bridge;
 import dev.tartan.agent.backend.vxlan.VxlanBackendConfig;
 import dev.tartan.agent.backend.vxlan.VxlanNetwork;
@@ -125,10 +126,9 @@ public final class Agent implements AutoCloseable {
     metrics.etcd(store::watchReconnects, store::compactionsSeen, store::badKeysSkipped);
     notReady = "waiting for the network config";
     network = retry("read the network config", store::networkConfig);
-    if (!"vxlan".equals(network.backendType())) {
-      throw new AgentException("the network config asks for backend \"" + network.backendType()
-          + "\", but Tartan implements vxlan only: set \"Backend\": {\"Type\": \"vxlan\"} in "
-          + store.configKey());
+    Optional<String> refused = BackendTypes.refusal(network.backendType(), store.configKey());
+    if (refused.isPresent()) {
+      throw new AgentException(refused.get());
     }
     VxlanBackendConfig backend = VxlanBackendConfig.parse(network.backendJson());
     traffic = TrafficRules.create(cfg.ipMasq(), cfg.ipMasqFullyRandomDisable(), cfg.iptablesForwardRules(),
@@ -178,7 +178,8 @@ public final class Agent implements AutoCloseable {
     closers.add(watch);
     awaitFirstSnapshot();
     if (cfg.vxlanPeerFilter()) {
-      peerFilter = VxlanPeerFilter.create(backend.effectivePort()); // set first: later changes re-sync it
+      // set first: later changes re-sync it
+      peerFilter = VxlanPeerFilter.create(backend.effectivePort(), network.enableNFTables());
       peerFilter.update(VxlanPeerFilter.peerAddresses(peers.remotes()));
     } else {
       try {

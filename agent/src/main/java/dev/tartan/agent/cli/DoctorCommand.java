@@ -12,6 +12,8 @@ import dev.tartan.agent.doctor.Finding;
 import dev.tartan.agent.doctor.KernelState;
 import dev.tartan.agent.doctor.Report;
 import dev.tartan.agent.firewall.Iptables;
+import dev.tartan.agent.firewall.Nft;
+import dev.tartan.agent.firewall.NftTable;
 import dev.tartan.agent.firewall.Rule;
 import dev.tartan.agent.firewall.RuleSet;
 import dev.tartan.agent.netlink.NetlinkException;
@@ -48,7 +50,8 @@ import picocli.CommandLine.Spec;
     name = "doctor",
     description = {
         "Check this host against the leases in etcd: the VXLAN device, each peer's",
-        "neighbour, FDB entry and route, cni0, the subnet file and the masquerade rules;",
+        "neighbour, FDB entry and route, cni0, the subnet file and the masquerade rules",
+        "(iptables, or nftables with EnableNFTables);",
         "and the leases themselves (overlapping, out of range, wrong length).",
         "Run it as root on the host, inside its network namespace. Prints each",
         "discrepancy with its fix. Exit code 0 only when everything is consistent."},
@@ -146,9 +149,18 @@ public final class DoctorCommand implements Callable<Integer>, Cli.QuietLogs {
     }
   }
 
-  /** iptables-save is looked up only when the masquerade rules are checked. */
+  /** iptables-save and nft are looked up only when the masquerade rules are checked. */
   private static final class LazyIptables implements Diagnosis.MasqProbe {
     private Iptables iptables;
+    private Nft nft;
+
+    @Override
+    public Optional<NftTable> nftTable(String family, String name) throws dev.tartan.agent.firewall.IptablesException {
+      if (nft == null) {
+        nft = Nft.locate();
+      }
+      return nft.list(family, name);
+    }
 
     @Override
     public List<Rule> missing(RuleSet set) throws dev.tartan.agent.firewall.IptablesException {

@@ -2,6 +2,7 @@ package dev.tartan.agent.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tartan.agent.backend.BackendTypes;
 import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseStoreException;
 import dev.tartan.store.NetworkConfig;
@@ -66,7 +67,7 @@ public final class NetworkCommand implements Runnable {
     private Inet4Address subnetMax;
 
     @Option(names = "--backend", paramLabel = "TYPE", defaultValue = "vxlan",
-        description = "Backend type (Backend.Type; only vxlan is supported; default ${DEFAULT-VALUE}).")
+        description = "Backend type (Backend.Type; Tartan supports vxlan; default ${DEFAULT-VALUE}).")
     private String backend;
 
     @Option(names = "--vni", paramLabel = "N", description = "VXLAN network identifier (Backend.VNI; default 1).")
@@ -74,6 +75,11 @@ public final class NetworkCommand implements Runnable {
 
     @Option(names = "--port", paramLabel = "N", description = "VXLAN UDP port (Backend.Port; default: kernel's 8472).")
     private Integer port;
+
+    @Option(names = "--enable-nftables",
+        description = "Masquerade and forward rules in nftables (tables flannel-ipv4/flannel-ipv6) "
+            + "instead of iptables (EnableNFTables).")
+    private boolean enableNFTables;
 
     @Option(names = "--force", description = "Replace an existing, different config.")
     private boolean force;
@@ -83,13 +89,17 @@ public final class NetworkCommand implements Runnable {
 
     @Override
     public Integer call() throws LeaseStoreException, CliException {
-      if (!backend.equalsIgnoreCase("vxlan")) {
-        throw new ParameterException(spec.commandLine(), "unsupported --backend '" + backend + "' (Tartan supports vxlan)");
+      Optional<String> refused = BackendTypes.unsupported(backend);
+      if (refused.isPresent()) {
+        throw new ParameterException(spec.commandLine(), "unsupported --backend '" + backend + "': " + refused.get());
       }
       String json;
       try {
         // Builds the JSON and validates it with NetworkConfig.parse (flannel's rules and messages).
         json = NetworkConfigJson.build(network, subnetLen, subnetMin, subnetMax, backend, vni, port);
+        if (enableNFTables) {
+          json = withNfTables(json);
+        }
       } catch (NetworkConfigException e) {
         throw new ParameterException(spec.commandLine(), "invalid network config: " + e.getMessage());
       }
@@ -156,10 +166,31 @@ public final class NetworkCommand implements Runnable {
       out.printf("SubnetMax:  %s%n", cfg.subnetMax().getHostAddress());
       out.printf("Subnets:    %d host subnets of /%d%n", count, cfg.subnetLen());
       out.printf("Backend:    %s%n", describeBackend(cfg));
+      out.printf("Firewall:   %s%n", cfg.enableNFTables()
+          ? "nftables (EnableNFTables: tables ip flannel-ipv4, ip6 flannel-ipv6)"
+          : "iptables (chains FLANNEL-POSTRTG, FLANNEL-FWD)");
       if (cfg.enableIPv6()) {
         out.printf("IPv6:       %s (not programmed by Tartan yet)%n", cfg.ipv6Network());
       }
       return 0;
+    }
+  }
+
+  /** {@code json} with {@code "EnableNFTables": true} after {@code Network}'s siblings. */
+  static String withNfTables(String json) {
+    try {
+      com.fasterxml.jackson.databind.node.ObjectNode root =
+          (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(json);
+      com.fasterxml.jackson.databind.node.ObjectNode out = JSON.createObjectNode();
+      root.fields().forEachRemaining(e -> {
+        if (e.getKey().equals("Backend")) {
+          out.put("EnableNFTables", true);
+        }
+        out.set(e.getKey(), e.getValue());
+      });
+      return JSON.writeValueAsString(out);
+    } catch (IOException e) {
+      throw new IllegalStateException("not JSON: " + json, e);
     }
   }
 

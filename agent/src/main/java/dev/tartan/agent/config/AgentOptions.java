@@ -87,7 +87,8 @@ public final class AgentOptions {
   String iptablesForwardRules;
 
   @Option(names = "--iptables-resync", paramLabel = "DURATION",
-      description = "Check interval of the iptables rules; a bare number is seconds (default 5s).")
+      description = "Check interval of the iptables (or, with EnableNFTables, nftables) rules; "
+          + "a bare number is seconds (default 5s).")
   String iptablesResync;
 
   @Option(names = "--healthz-ip", paramLabel = "IP",
@@ -108,8 +109,8 @@ public final class AgentOptions {
 
   @Option(names = "--vxlan-peer-filter", paramLabel = "BOOL", arity = "0..1", fallbackValue = "true",
       description = "Accept VXLAN packets (UDP to the VXLAN port) only from the public IPs of the "
-          + "network's hosts: iptables chain TARTAN-VXLAN, with an ipset when ipset is installed "
-          + "(default false).")
+          + "network's hosts: iptables chain TARTAN-VXLAN, with an ipset when ipset is installed; "
+          + "with EnableNFTables the nft table ip tartan-vxlan and its set peers (default false).")
   String vxlanPeerFilter;
 
   /** The value of {@code --config}, or null. */

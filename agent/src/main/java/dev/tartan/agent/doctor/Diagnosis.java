@@ -11,6 +11,8 @@ import dev.tartan.agent.backend.vxlan.VxlanLeaseData;
 import dev.tartan.agent.backend.vxlan.VxlanPeers;
 import dev.tartan.agent.firewall.IptablesException;
 import dev.tartan.agent.firewall.MasqRules;
+import dev.tartan.agent.firewall.NftRules;
+import dev.tartan.agent.firewall.NftTable;
 import dev.tartan.agent.firewall.Rule;
 import dev.tartan.agent.firewall.RuleSet;
 import dev.tartan.agent.netlink.rtnl.Address;
@@ -50,7 +52,9 @@ import java.util.stream.Collectors;
  * host's, the VXLAN device (VNI, port, local, underlay, learning, GBP, MTU, MAC = VtepMAC, up,
  * address), cni0 (address, MTU, up), each peer's neighbour, FDB entry and route (missing, wrong
  * MAC or destination, not permanent) and stale entries of ours, the subnet file (exists, matches
- * the lease and config) and the masquerade chain when the file says {@code FLANNEL_IPMASQ=true}.
+ * the lease and config) and the masquerade chain when the file says {@code FLANNEL_IPMASQ=true}
+ * (iptables FLANNEL-POSTRTG, or with {@code EnableNFTables} the nft table flannel-ipv4; the other
+ * mode's rules left behind are reported too).
  */
 public final class Diagnosis {
   static final String RESTART = "systemctl restart tartan";
@@ -81,10 +85,18 @@ public final class Diagnosis {
     }
   }
 
-  /** Which rules of a set are not in the kernel ({@code Iptables::missing}). */
+  /**
+   * Which rules of a set are not in the kernel ({@code Iptables::missing}); and, for nftables
+   * mode, a table as {@code nft -j list table} reads it ({@code Nft::list}).
+   */
   @FunctionalInterface
   public interface MasqProbe {
     List<Rule> missing(RuleSet set) throws IptablesException;
+
+    /** The table, or empty when it does not exist. */
+    default Optional<NftTable> nftTable(String family, String name) throws IptablesException {
+      throw new IptablesException("nft is not available here");
+    }
   }
 
   /**
@@ -549,8 +561,11 @@ public final class Diagnosis {
       if (overlayMtu != null && env.mtu() != overlayMtu) {
         add("subnet-file", path, "FLANNEL_MTU is " + env.mtu() + ", expected " + overlayMtu, rewrite);
       }
-      if (env.ipMasq()) {
+      if (env.ipMasq() && cfg.enableNFTables()) {
+        checkNftMasquerade(subnet);
+      } else if (env.ipMasq()) {
         checkMasquerade(subnet);
+        checkNoNftTable();
       }
     }
 
@@ -578,6 +593,61 @@ public final class Diagnosis {
                 ? "the masquerade rules are missing (FLANNEL_IPMASQ=true): " + best.get(0).text() + " ..."
                 : best.size() + " of " + total + " masquerade rules missing, first: " + best.get(0).text(),
             RESTART + " (it re-applies them; a running agent does every --iptables-resync)");
+      }
+    }
+
+    /**
+     * nftables mode: table ip flannel-ipv4 holds exactly flannel's chain postrtg (with or without
+     * fully-random) and, when present, chain forward; the iptables mode's chain is gone.
+     */
+    void checkNftMasquerade(Ipv4Subnet subnet) {
+      String where = "nft table ip " + NftRules.IPV4_TABLE;
+      Optional<NftTable> now;
+      try {
+        now = in.masq().nftTable("ip", NftRules.IPV4_TABLE);
+      } catch (IptablesException e) {
+        add("masquerade", where, "cannot read the nftables rules: " + e.getMessage(),
+            "apt-get install nftables, and run the doctor as root");
+        return;
+      }
+      if (now.isEmpty()) {
+        add("masquerade", where,
+            "table ip " + NftRules.IPV4_TABLE + " is missing (EnableNFTables, FLANNEL_IPMASQ=true)",
+            RESTART + " (it re-creates it; a running agent does every --iptables-resync)");
+        return;
+      }
+      boolean forward = now.get().chain(NftRules.FORWARD_CHAIN) != null;
+      List<String> best = null;
+      for (boolean randomFully : new boolean[] {true, false}) {
+        List<String> d = NftRules.ipv4(cfg.network(), subnet, true, randomFully, forward).differences(now.get());
+        if (best == null || d.size() < best.size()) {
+          best = d;
+        }
+      }
+      for (String d : best) {
+        add("masquerade", where, d,
+            RESTART + " (it re-creates the table; a running agent does every --iptables-resync)");
+      }
+      try {
+        RuleSet old = MasqRules.masquerade(cfg.network(), subnet, true);
+        if (in.masq().missing(old).size() < old.all().size()) {
+          add("masquerade", "iptables -t nat " + MasqRules.MASQ_CHAIN, "iptables mode's masquerade rules are still "
+              + "present in nftables mode", RESTART + " (in nftables mode it removes the iptables chains of ours)");
+        }
+      } catch (IptablesException e) {
+        // no iptables here: nothing of iptables mode can be left
+      }
+    }
+
+    /** iptables mode: no table of nftables mode left behind. */
+    void checkNoNftTable() {
+      try {
+        if (in.masq().nftTable("ip", NftRules.IPV4_TABLE).isPresent()) {
+          add("masquerade", "nft table ip " + NftRules.IPV4_TABLE, "nftables mode's table is still present in "
+              + "iptables mode", RESTART + " (in iptables mode it deletes the nft tables of ours)");
+        }
+      } catch (IptablesException e) {
+        // no nft here: nothing of nftables mode can be left
       }
     }
 

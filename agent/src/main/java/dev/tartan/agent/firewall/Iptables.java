@@ -77,6 +77,11 @@ public final class Iptables {
     return new Iptables(prefix, restore, save, wait, version);
   }
 
+  /** The command prefix every run goes behind (tests: ip netns exec NS). */
+  List<String> prefix() {
+    return prefix;
+  }
+
   /** "v1.8.9 (nf_tables)", or "unknown version". */
   public String version() {
     return version;
@@ -151,6 +156,38 @@ public final class Iptables {
   /** Deletes every rule of {@code sets} (jumps included) that is present; chains are kept. */
   public void delete(List<RuleSet> sets) throws IptablesException {
     apply(List.of(), sets);
+  }
+
+  /**
+   * Removes {@code chains} of {@code table} with every rule that jumps to them, in one
+   * {@code iptables-restore --noflush} run ({@code -D} the jumps, {@code -F}, {@code -X}).
+   *
+   * @return the chains that existed (and are gone now)
+   */
+  public List<String> removeChains(String table, List<String> chains) throws IptablesException {
+    SavedTable now = saved(table);
+    List<String> present = chains.stream().filter(now::hasChain).toList();
+    if (present.isEmpty()) {
+      return present;
+    }
+    StringBuilder payload = new StringBuilder("*").append(table).append('\n');
+    for (String line : now.rules()) {
+      Rule r = VxlanPeerFilter.parseSaved(line);
+      int n = r == null ? 0 : r.args().size();
+      if (n >= 2 && r.args().get(n - 2).equals("-j") && present.contains(r.args().get(n - 1))
+          && !present.contains(r.chain())) {
+        payload.append(r.deleteLine()).append('\n');
+      }
+    }
+    for (String c : present) {
+      payload.append("-F ").append(c).append('\n');
+    }
+    for (String c : present) {
+      payload.append("-X ").append(c).append('\n');
+    }
+    payload.append("COMMIT\n");
+    restore(payload.toString());
+    return present;
   }
 
   /** {@code iptables-save -t TABLE}. */

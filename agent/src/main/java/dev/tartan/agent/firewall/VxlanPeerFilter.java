@@ -22,19 +22,34 @@ import org.slf4j.LoggerFactory;
  * holds one ACCEPT per peer, rewritten in one {@code iptables-restore}. Either way each change is
  * atomic for the packets. Call {@link #update} when the peers change and {@link #resync} on the
  * iptables resync. Thread-safe.
+ *
+ * <p>In nftables mode ({@code EnableNFTables}) the filter is the table {@code ip tartan-vxlan} with the
+ * named set {@code peers} (see {@link NftRules#vxlanFilter}), re-created in one {@code nft -f}
+ * transaction on every change and compared with {@code nft -j list table} on every resync.
  */
 public final class VxlanPeerFilter {
   private static final Logger log = LoggerFactory.getLogger(VxlanPeerFilter.class);
 
-  private final Iptables iptables;
+  private final Iptables iptables; // iptables mode, else null
   private final Ipset ipset;
+  private final Nft nft;           // nftables mode, else null
   private final int port;
   private Set<String> applied;
   private RuleSet installed;
+  private NftTable installedTable;
 
   private VxlanPeerFilter(Iptables iptables, Ipset ipset, int port) {
     this.iptables = requireNonNull(iptables, "iptables");
     this.ipset = ipset;
+    this.nft = null;
+    this.port = port;
+    VxlanFilterRules.jump(port); // checks the port
+  }
+
+  private VxlanPeerFilter(Nft nft, int port) {
+    this.iptables = null;
+    this.ipset = null;
+    this.nft = requireNonNull(nft, "nft");
     this.port = port;
     VxlanFilterRules.jump(port); // checks the port
   }
@@ -47,6 +62,21 @@ public final class VxlanPeerFilter {
    */
   public static VxlanPeerFilter create(int port) throws IptablesException {
     return new VxlanPeerFilter(Iptables.locate(), Ipset.locate(List.of()).orElse(null), port);
+  }
+
+  /**
+   * For the agent, in the mode of the network config.
+   *
+   * @param nftables {@code EnableNFTables}: the nft table {@code ip tartan-vxlan} instead of iptables
+   * @throws IptablesException when the mode's binaries are missing
+   */
+  public static VxlanPeerFilter create(int port, boolean nftables) throws IptablesException {
+    return nftables ? new VxlanPeerFilter(Nft.locate(), port) : create(port);
+  }
+
+  /** For tests: nftables mode with a given {@link Nft}. */
+  static VxlanPeerFilter create(Nft nft, int port) {
+    return new VxlanPeerFilter(nft, port);
   }
 
   /** For tests: a given {@link Iptables}, with or without ipset. */
@@ -69,6 +99,9 @@ public final class VxlanPeerFilter {
 
   /** "ipset tartan-vxlan" or "one rule per peer". */
   public String mode() {
+    if (nft != null) {
+      return "nft set ip " + NftRules.FILTER_TABLE + " " + NftRules.FILTER_SET;
+    }
     return ipset != null ? "ipset " + VxlanFilterRules.IPSET : "one rule per peer";
   }
 
@@ -79,7 +112,7 @@ public final class VxlanPeerFilter {
    */
   public synchronized boolean update(Collection<Inet4Address> peers) throws IptablesException {
     Set<String> want = new TreeSet<>(Ipset.texts(peers));
-    if (want.equals(applied) && installed != null) {
+    if (want.equals(applied) && (installed != null || installedTable != null)) {
       return false;
     }
     apply(peers, want);
@@ -96,8 +129,19 @@ public final class VxlanPeerFilter {
    */
   public synchronized boolean resync(Collection<Inet4Address> peers) throws IptablesException {
     Set<String> want = new TreeSet<>(Ipset.texts(peers));
-    if (!want.equals(applied) || installed == null) {
+    if (!want.equals(applied) || installed == null && installedTable == null) {
       update(peers);
+      return true;
+    }
+    if (nft != null) {
+      List<String> drift = installedTable.differences(
+          nft.list(installedTable.family(), installedTable.name()).orElse(null));
+      if (drift.isEmpty()) {
+        return false;
+      }
+      nft.apply(List.of(installedTable));
+      log.warn("vxlan peer filter was changed by someone else ({}): re-created table {}", String.join("; ", drift),
+          installedTable.id());
       return true;
     }
     boolean repaired = false;
@@ -119,6 +163,13 @@ public final class VxlanPeerFilter {
   }
 
   private void apply(Collection<Inet4Address> peers, Set<String> want) throws IptablesException {
+    if (nft != null) {
+      NftTable table = NftRules.vxlanFilter(port, peers);
+      nft.apply(List.of(table)); // the set and the rules that name it, in one transaction
+      installedTable = table;
+      applied = want;
+      return;
+    }
     RuleSet rules;
     if (ipset != null) {
       ipset.replace(VxlanFilterRules.IPSET, want); // before the rule that names it
@@ -139,13 +190,19 @@ public final class VxlanPeerFilter {
    * @return true when something was removed
    */
   public static boolean removeLeftovers() throws IptablesException {
+    boolean removed = false;
+    Optional<Nft> nft = Nft.find(List.of());
+    if (nft.isPresent() && !nft.get().deleteTables(List.of("ip " + NftRules.FILTER_TABLE)).isEmpty()) {
+      log.info("vxlan-peer-filter is off: removed the nft table ip {} an earlier run left", NftRules.FILTER_TABLE);
+      removed = true;
+    }
     Iptables ipt;
     try {
       ipt = Iptables.locate();
     } catch (IptablesException e) {
-      return false; // no iptables, no rules of ours
+      return removed; // no iptables, no rules of ours
     }
-    return removeLeftovers(ipt, Ipset.locate(List.of()));
+    return removeLeftovers(ipt, Ipset.locate(List.of())) || removed;
   }
 
   static boolean removeLeftovers(Iptables ipt, Optional<Ipset> ipset) throws IptablesException {

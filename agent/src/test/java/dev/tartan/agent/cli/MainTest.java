@@ -72,6 +72,19 @@ class MainTest {
     err.getBuffer().setLength(0);
     assertThat(run("network", "init", "--network", "10.0.0.0/16", "--backend", "udp")).isEqualTo(2);
     assertThat(err.toString()).contains("unsupported --backend 'udp'");
+
+    err.getBuffer().setLength(0);
+    assertThat(run("network", "init", "--network", "10.0.0.0/16", "--backend", "wireguard")).isEqualTo(2);
+    assertThat(err.toString()).contains("unsupported --backend 'wireguard': Tartan has no WireGuard backend")
+        .contains("supported: vxlan").hasLineCount(1);
+  }
+
+  @Test
+  void enableNftablesLandsInTheConfigBeforeTheBackend() {
+    assertThat(NetworkCommand.withNfTables("{\"Network\":\"10.0.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}"))
+        .isEqualTo("{\"Network\":\"10.0.0.0/16\",\"EnableNFTables\":true,\"Backend\":{\"Type\":\"vxlan\"}}");
+    assertThat(run("network", "init", "--help")).isZero();
+    assertThat(out.toString()).contains("--enable-nftables");
   }
 
   @Test

@@ -10,6 +10,8 @@ import dev.tartan.agent.doctor.Diagnosis.Identity;
 import dev.tartan.agent.doctor.Diagnosis.SubnetFile;
 import dev.tartan.agent.firewall.IptablesException;
 import dev.tartan.agent.firewall.MasqRules;
+import dev.tartan.agent.firewall.NftRules;
+import dev.tartan.agent.firewall.NftTable;
 import dev.tartan.agent.firewall.Rule;
 import dev.tartan.agent.netlink.rtnl.Address;
 import dev.tartan.agent.netlink.rtnl.FdbEntry;
@@ -100,6 +102,60 @@ class DiagnosisTest {
       return set.all().stream().filter(r -> masqMissing.stream().anyMatch(m -> r.text().contains(m))).toList();
     };
     return Diagnosis.examine(new Diagnosis.Inputs(config(), PREFIX, leases, k, identity, subnetFile, probe, "cni0"));
+  }
+
+  /** In nftables mode, with {@code table} as nft lists it and {@code iptablesLeft} iptables rules present. */
+  Report examineNft(Optional<NftTable> table, boolean iptablesLeft) {
+    KernelState k = new KernelState(links, addresses, routes, neighbours, fdb);
+    Diagnosis.MasqProbe probe = new Diagnosis.MasqProbe() {
+      @Override
+      public List<dev.tartan.agent.firewall.Rule> missing(dev.tartan.agent.firewall.RuleSet set) {
+        return iptablesLeft ? List.of() : set.all();
+      }
+
+      @Override
+      public Optional<NftTable> nftTable(String family, String name) throws IptablesException {
+        if (masqFailure != null) {
+          throw masqFailure;
+        }
+        masqProbes.incrementAndGet();
+        return table;
+      }
+    };
+    NetworkConfig nftConfig;
+    try {
+      nftConfig = NetworkConfig.parse("{\"Network\":\"10.244.0.0/16\",\"EnableNFTables\":true,\"Backend\":{\"Type\":\"vxlan\"}}");
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+    return Diagnosis.examine(new Diagnosis.Inputs(nftConfig, PREFIX, leases, k, identity, subnetFile, probe, "cni0"));
+  }
+
+  @Test
+  void nftablesModeChecksFlannelsTable() {
+    NftTable flannel = NftRules.ipv4(net("10.244.0.0/16"), net("10.244.1.0/24"), true, true, true);
+    assertThat(examineNft(Optional.of(flannel), false).findings()).isEmpty();
+    assertThat(masqProbes.get()).isOne();
+    assertThat(examineNft(Optional.of(NftRules.ipv4(net("10.244.0.0/16"), net("10.244.1.0/24"), true, false, false)),
+        false).findings()).as("without fully-random and without the forward chain: fine too").isEmpty();
+
+    List<Finding> missing = examineNft(Optional.empty(), false).findings();
+    assertThat(missing).extracting(Finding::where).containsExactly("nft table ip flannel-ipv4");
+    assertThat(missing.get(0).problem()).isEqualTo("table ip flannel-ipv4 is missing (EnableNFTables, FLANNEL_IPMASQ=true)");
+
+    NftTable.NftChain p = flannel.chain("postrtg");
+    NftTable drifted = new NftTable("ip", "flannel-ipv4", null, List.of(), List.of(
+        new NftTable.NftChain(p.name(), p.type(), p.hook(), p.priority(), p.prio(), null, p.rules().subList(1, 6)),
+        flannel.chain("forward")));
+    assertThat(examineNft(Optional.of(drifted), false).findings()).extracting(Finding::problem)
+        .containsExactly("chain postrtg lacks: meta mark 0x00004000 return");
+
+    assertThat(examineNft(Optional.of(flannel), true).findings()).extracting(Finding::problem)
+        .containsExactly("iptables mode's masquerade rules are still present in nftables mode");
+
+    masqFailure = new IptablesException("nft not found in PATH");
+    assertThat(examineNft(Optional.of(flannel), false).findings()).extracting(Finding::problem)
+        .containsExactly("cannot read the nftables rules: nft not found in PATH");
   }
 
   void replaceLink(Link l) {

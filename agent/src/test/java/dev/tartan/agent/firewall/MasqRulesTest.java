@@ -52,14 +52,10 @@ class MasqRulesTest {
   }
 
   @Test
-  void nftablesModeIsRefusedWithTheFix() throws Exception {
-    assertThatThrownBy(() -> TrafficRules.requireIptablesMode(true))
-        .isInstanceOf(IptablesException.class)
-        .hasMessage("EnableNFTables is set in the network config, but tartan supports only iptables "
-            + "mode so far: set \"EnableNFTables\": false (or remove it) in <etcd-prefix>/config");
-    TrafficRules.requireIptablesMode(false);
+  void withoutMasqueradeAndForwardRulesThereIsNothingToResync() throws Exception {
     TrafficRules none = TrafficRules.create(false, false, false, false);
     assertThat(none.enabled()).isFalse();
+    assertThat(none.mode()).isEqualTo("iptables");
     assertThat(none.resync()).isFalse();
   }
 }
