@@ -381,17 +381,6 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  private boolean networkConfigMissing() {
-    try {
-      store.networkConfig();
-      return false;
-    } catch (NetworkConfigMissingException e) {
-      return true;
-    } catch (LeaseStoreException e) {
-      return false;
-    }
-  }
-
   /**
    * Shows the lease keeper our own key as it passes by (deleted, missing from a snapshot, taken by
    * another host); a snapshot the keeper holds back (etcd lost its data) is not passed on to the peers.
