@@ -208,7 +208,7 @@ public final class LeaseKeeper implements AutoCloseable {
       boolean newHold = holdingPeers.compareAndSet(false, true);
       post(() -> {
         if (newHold) {
-          listener.holding(mine);
+          tell("holding", () -> listener.holding(mine));
         }
         ownKeyLost(mine, "it is no longer in etcd");
       });
@@ -299,7 +299,7 @@ public final class LeaseKeeper implements AutoCloseable {
       state = State.HELD;
       lastLogged = null;
       logAcquired(l, previous);
-      listener.acquired(l);
+      tell("acquired", () -> listener.acquired(l));
       first.complete(l);
       if (renewing) {
         scheduleRenewal(l);
@@ -349,7 +349,7 @@ public final class LeaseKeeper implements AutoCloseable {
       SubnetLease renewed = store.renew(l, bound.get());
       current = renewed;
       log.info("lease renewed: {} until {}", renewed.subnet(), renewed.expiresAt());
-      listener.renewed(renewed);
+      tell("renewed", () -> listener.renewed(renewed));
       scheduleRenewal(renewed);
     } catch (LeaseLostException e) {
       lost(l, e.getMessage());
@@ -361,7 +361,7 @@ public final class LeaseKeeper implements AutoCloseable {
       Duration retryIn = RenewalSchedule.retryDelay(failures, Duration.between(start, now), now, l.expiresAt());
       log.warn("renewing lease {} failed: {}; retrying in {} ms ({} ms left)", l.subnet(), e.getMessage(),
           retryIn.toMillis(), Duration.between(now, l.expiresAt()).toMillis());
-      listener.renewFailed(String.valueOf(e.getMessage()), retryIn);
+      tell("renewFailed", () -> listener.renewFailed(String.valueOf(e.getMessage()), retryIn));
       later(this::renewNow, retryIn);
     }
   }
@@ -371,7 +371,7 @@ public final class LeaseKeeper implements AutoCloseable {
     state = State.REACQUIRING;
     lastLogged = null;
     log.warn("lease {} lost ({}): re-acquiring it", l.subnet(), reason);
-    listener.lost(l, reason);
+    tell("lost", () -> listener.lost(l, reason));
     reacquire(l, FIRST_BACKOFF);
   }
 
@@ -424,7 +424,8 @@ public final class LeaseKeeper implements AutoCloseable {
       return;
     }
     log.info("network config and lease are back: re-reading every lease to drop the peers that did not return");
-    listener.holdEnded(current);
+    SubnetLease l = current;
+    tell("holdEnded", () -> listener.holdEnded(l));
   }
 
   private void stop(SubnetLease l, String reason) {
@@ -432,7 +433,7 @@ public final class LeaseKeeper implements AutoCloseable {
     state = State.STOPPED;
     log.error("etcd refused lease {} for good: {}; no longer renewing it (fix the access and restart the agent)",
         l.subnet(), reason);
-    listener.stopped(l, reason);
+    tell("stopped", () -> listener.stopped(l, reason));
   }
 
   private void logAcquired(SubnetLease l, Optional<Ipv4Subnet> previous) {
@@ -441,6 +442,15 @@ public final class LeaseKeeper implements AutoCloseable {
           + "config); containers on the old subnet must be restarted", previous.get(), l.subnet());
     } else {
       log.info("lease acquired: {} ({})", l.subnet(), l.reserved() ? "reserved, no TTL" : "expires " + l.expiresAt());
+    }
+  }
+
+  /** Calls the listener; its failure is a bug there, logged, and changes nothing here. */
+  private static void tell(String what, Runnable call) {
+    try {
+      call.run();
+    } catch (RuntimeException e) {
+      log.error("lease keeper listener failed in {}", what, e);
     }
   }
 

@@ -388,6 +388,42 @@ class LeaseKeeperTest {
     assertThat(events.count("lost")).isZero();
   }
 
+  @Test
+  void aReservationIsNeverRenewedButStillWatched() throws Exception {
+    Ipv4Subnet reserved = Ipv4Subnet.parse("10.244.40.0/24");
+    store.reserve(reserved, MINE.publicIp());
+    SubnetLease l = start();
+    assertThat(l.subnet()).isEqualTo(reserved);
+    assertThat(l.reserved()).isTrue();
+    assertThat(scheduler.pending()).isEmpty();
+    data.delete(store.keyOf(reserved));
+    scheduler.runDue();
+    assertThat(events.seen).containsExactly("acquired " + reserved, "lost " + reserved + ": its key was deleted",
+        "reacquired " + reserved + " -> " + reserved);
+    assertThat(keeper.lease().reserved()).isFalse(); // a plain lease now, renewed from here on
+    assertThat(scheduler.single().due()).isEqualTo(keeper.lease().expiresAt().minus(MARGIN));
+  }
+
+  @Test
+  void aFailingListenerDoesNotDisturbTheRenewals() throws Exception {
+    List<SubnetLease> renewed = new ArrayList<>();
+    LeaseKeeper k = new LeaseKeeper(store, () -> MINE, MARGIN, clock, scheduler, new LeaseKeeper.Listener() {
+      @Override
+      public void renewed(SubnetLease lease) {
+        renewed.add(lease);
+        throw new IllegalStateException("bug in the listener");
+      }
+    });
+    k.acquire(Optional.empty());
+    k.startRenewing();
+    scheduler.runDue();
+    scheduler.runNext();
+    scheduler.runNext();
+    assertThat(renewed).hasSize(2);
+    assertThat(data.requestTimeouts()).hasSize(2); // no retry: a renewal that worked is not a failure
+    assertThat(k.held()).isTrue();
+  }
+
   private static void drain(Queue<Runnable> q) {
     Runnable r;
     while ((r = q.poll()) != null) {
