@@ -11,6 +11,7 @@ import dev.tartan.agent.iface.ExternalInterface;
 import dev.tartan.agent.iface.ExternalInterfaceSelector;
 import dev.tartan.agent.iface.InterfaceSelectionException;
 import dev.tartan.agent.iface.NetworkOverlap;
+import dev.tartan.agent.lease.LeaseKeeper;
 import dev.tartan.agent.firewall.IptablesException;
 import dev.tartan.agent.firewall.Sysctl;
 import dev.tartan.agent.firewall.TrafficRules;
@@ -31,7 +32,6 @@ import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseEvent;
 import dev.tartan.store.LeaseListener;
-import dev.tartan.store.LeaseRenewer;
 import dev.tartan.store.LeaseStoreException;
 import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.NetworkConfigMissingException;
@@ -49,7 +49,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
@@ -62,7 +64,7 @@ import org.slf4j.LoggerFactory;
  * The agent: flanneld for plain hosts. {@link #start()} runs the start-up sequence (network config,
  * external interface, VXLAN device, lease, device and bridge addresses, ip_forward, iptables rules,
  * subnet file, first peer sync) and then reports ready; from then on the watch, the reconcile loop,
- * the netlink drift monitor, the lease renewer and the iptables resync keep the host converged.
+ * the netlink drift monitor, the lease keeper and the iptables resync keep the host converged.
  * {@link #close()} stops the loops and leaves the lease and all kernel state in place, so a restart
  * disrupts no traffic (as flanneld).
  */
@@ -70,8 +72,6 @@ public final class Agent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
   private static final Duration FIRST_BACKOFF = Duration.ofSeconds(1);
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
-  /** After a hold, how long the other hosts get to re-acquire their leases before we re-read them all. */
-  private static final Duration PEER_RESYNC_GRACE = MAX_BACKOFF.plusSeconds(2);
 
   private final AgentConfig cfg;
   private final SdNotify notify;
@@ -82,14 +82,11 @@ public final class Agent implements AutoCloseable {
   private final AgentMetrics metrics = new AgentMetrics();
 
   private volatile boolean closing;
-  /** etcd came back without the network config: the peers stay programmed as they were (see OwnLeaseGuard). */
-  private volatile boolean peersHeld;
   private volatile Subscription watch;
   private volatile String notReady = "starting";
   private volatile boolean rulesInPlace = true;
   private volatile VxlanPeerFilter peerFilter; // --vxlan-peer-filter, else null
   private final AtomicBoolean peerFilterPending = new AtomicBoolean();
-  private volatile boolean leaseHeld;
 
   private Store store;
   private NetworkConfig network;
@@ -98,9 +95,9 @@ public final class Agent implements AutoCloseable {
   private TrafficRules traffic;
   private PeerTable peers;
   private ReconcileLoop loop;
-  private volatile SubnetLease lease;
-  private volatile LeaseRenewer renewer;
-  private boolean reacquiring;
+  private volatile LeaseKeeper keeper;
+  /** Why etcd refused our lease for good (the keeper stopped), else null. */
+  private volatile String leaseRefused;
 
   public Agent(AgentConfig cfg, SdNotify notify) {
     this.cfg = Objects.requireNonNull(cfg, "cfg");
@@ -111,7 +108,7 @@ public final class Agent implements AutoCloseable {
   public void start() throws Exception {
     log.info("starting: etcd {} prefix {}, subnet file {}", cfg.etcdEndpoints(), cfg.etcdPrefix(), cfg.subnetFile());
     Optional<HealthServer> health = HealthServer.fromConfig(cfg, this::liveness, this::readiness);
-    metrics.lease(() -> lease, () -> leaseHeld);
+    metrics.lease(this::lease, this::leaseHeld);
     if (health.isPresent()) {
       health.get().endpoint(AgentMetrics.PATH, metrics.endpoint());
       health.get().start();
@@ -156,8 +153,9 @@ public final class Agent implements AutoCloseable {
     notReady = "acquiring a subnet lease";
     Optional<Ipv4Subnet> previous = SubnetEnvFile.readPrevious(cfg.subnetFile());
     Optional<Ipv4Subnet> previousNetwork = SubnetEnvFile.readPreviousNetwork(cfg.subnetFile());
-    SubnetLease acquired = retry("acquire a subnet lease", () -> store.acquire(attrs(), previous));
-    adopt(acquired, previous);
+    keeper = new LeaseKeeper(store, this::attrs, cfg.subnetLeaseRenewMargin(), Clock.systemUTC(), leaseExec,
+        new LeaseEvents());
+    SubnetLease acquired = awaitLease(keeper.acquire(previous));
 
     notReady = "configuring the device, the bridge and the firewall";
     vxlan.configure(acquired.subnet());
@@ -198,7 +196,7 @@ public final class Agent implements AutoCloseable {
       log.warn("first peer sync not done after 30 s: {}", loop.lastError());
     }
 
-    renewer = startRenewer(acquired);
+    keeper.startRenewing();
     if (traffic.enabled() || peerFilter != null) {
       long every = cfg.iptablesResync().toMillis();
       houseExec.scheduleWithFixedDelay(this::resyncRules, every, every, TimeUnit.MILLISECONDS);
@@ -229,11 +227,12 @@ public final class Agent implements AutoCloseable {
     }
     closing = true;
     notify.stopping();
+    SubnetLease lease = lease();
     log.info("stopping: the lease{} and all kernel state stay in place",
         lease == null ? "" : " " + lease.subnet());
-    LeaseRenewer r = renewer;
-    if (r != null) {
-      r.close();
+    LeaseKeeper k = keeper;
+    if (k != null) {
+      k.close();
     }
     leaseExec.shutdownNow();
     houseExec.shutdownNow();
@@ -269,8 +268,10 @@ public final class Agent implements AutoCloseable {
     if (why != null) {
       return Check.failing(why);
     }
-    if (!leaseHeld) {
-      return Check.failing("the subnet lease was lost; re-acquiring");
+    if (!leaseHeld()) {
+      String refused = leaseRefused;
+      return Check.failing(refused != null ? "etcd refused the subnet lease: " + refused
+          : "the subnet lease was lost; re-acquiring");
     }
     if (!rulesInPlace) {
       return Check.failing("iptables rules are missing; re-applying");
@@ -295,85 +296,67 @@ public final class Agent implements AutoCloseable {
     return peers.remotes();
   }
 
-  private void adopt(SubnetLease acquired, Optional<Ipv4Subnet> previous) {
-    lease = acquired;
-    leaseHeld = true;
-    if (previous.isPresent() && !previous.get().equals(acquired.subnet())) {
-      log.warn("subnet changed: {} -> {} (the previous subnet from {} was taken by another host or is "
-          + "outside the network config); containers on the old subnet must be restarted",
-          previous.get(), acquired.subnet(), cfg.subnetFile());
-    } else {
-      log.info("lease acquired: {} ({})", acquired.subnet(), acquired.reserved() ? "reserved, no TTL"
-          : "expires " + acquired.expiresAt());
-    }
+  private SubnetLease lease() {
+    LeaseKeeper k = keeper;
+    return k == null ? null : k.lease();
   }
 
-  private LeaseRenewer startRenewer(SubnetLease l) {
-    LeaseRenewer r = new LeaseRenewer(store, l, cfg.subnetLeaseRenewMargin(), Clock.systemUTC(), leaseExec,
-        new LeaseRenewer.Listener() {
-          @Override
-          public void onRenewed(SubnetLease renewed) {
-            lease = renewed;
-            metrics.leaseRenewed();
-            log.info("lease renewed: {} until {}", renewed.subnet(), renewed.expiresAt());
-          }
-
-          @Override
-          public void onRenewFailed(Exception e, Duration retryIn) {
-            // the renewer logs the failure itself
-            metrics.leaseRenewFailed();
-          }
-
-          @Override
-          public void onLost(SubnetLease lost, String reason) {
-            leaseLost(lost.subnet(), reason);
-          }
-        });
-    r.start();
-    return r;
+  private boolean leaseHeld() {
+    LeaseKeeper k = keeper;
+    return k != null && k.held();
   }
 
-  /** Our lease was deleted, expired or taken: get one again (the same subnet when still free). */
-  private void leaseLost(Ipv4Subnet subnet, String reason) {
-    leaseExec.execute(() -> {
-      if (closing || reacquiring || lease == null || !lease.subnet().equals(subnet)) {
-        return;
-      }
-      reacquiring = true;
-      leaseHeld = false;
-      LeaseRenewer r = renewer;
-      if (r != null) {
-        r.close();
-      }
-      log.warn("lease {} lost ({}): re-acquiring it", subnet, reason);
-      reacquire(subnet, FIRST_BACKOFF);
-    });
-  }
-
-  private void reacquire(Ipv4Subnet old, Duration backoff) {
-    if (closing) {
-      return;
-    }
+  /** Waits for the first lease; etcd refusing us (TLS, credentials, permissions) ends the start at once. */
+  private SubnetLease awaitLease(java.util.concurrent.Future<SubnetLease> acquiring)
+      throws InterruptedException, AgentException {
     try {
-      SubnetLease l = store.acquire(attrs(), Optional.of(old));
-      adopt(l, Optional.of(old));
+      return acquiring.get();
+    } catch (CancellationException e) {
+      throw new InterruptedException("stopped while trying to acquire a subnet lease");
+    } catch (ExecutionException e) {
+      throw new AgentException(e.getCause().getMessage()); // wrong CA, certificate or password: retrying cannot help
+    }
+  }
+
+  /** What the lease keeper reports: counters, the subnet put in place after a change, the peer hold. */
+  private final class LeaseEvents implements LeaseKeeper.Listener {
+    @Override
+    public void renewed(SubnetLease lease) {
+      metrics.leaseRenewed();
+    }
+
+    @Override
+    public void renewFailed(String reason, Duration retryIn) {
+      metrics.leaseRenewFailed();
+    }
+
+    @Override
+    public void reacquired(SubnetLease old, SubnetLease l) throws IptablesException, IOException {
       metrics.leaseReacquired();
-      if (!l.subnet().equals(old)) {
+      if (!l.subnet().equals(old.subnet())) {
         vxlan.ownSubnet(l.subnet());
         peers.ownSubnet(l.subnet());
-        traffic.install(network.network(), l.subnet(), Optional.of(network.network()), Optional.of(old));
+        traffic.install(network.network(), l.subnet(), Optional.of(network.network()), Optional.of(old.subnet()));
         writeSubnetFile(l.subnet());
       }
       loop.trigger();
-      renewer = startRenewer(l);
-      reacquiring = false;
-      if (peersHeld) {
-        leaseExec.schedule(this::resyncPeers, PEER_RESYNC_GRACE.toMillis(), TimeUnit.MILLISECONDS);
-      }
-    } catch (LeaseStoreException | IptablesException | IOException e) {
-      Duration next = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
-      log.warn("re-acquiring the lease failed: {}; retrying in {} s", e.getMessage(), backoff.toSeconds());
-      leaseExec.schedule(() -> reacquire(old, next), backoff.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void holding(SubnetLease lease) {
+      log.warn("etcd has neither the network config nor our lease {} (its data was lost or deleted): keeping "
+          + "the {} peers programmed as they are until the config is back (tartan network init)", lease.subnet(),
+          peers.size());
+    }
+
+    @Override
+    public void holdEnded(SubnetLease lease) {
+      resyncPeers();
+    }
+
+    @Override
+    public void stopped(SubnetLease lease, String reason) {
+      leaseRefused = reason;
     }
   }
 
@@ -382,10 +365,9 @@ public final class Agent implements AutoCloseable {
    * re-acquire theirs, a fresh watch (and snapshot) drops the peers that did not come back.
    */
   private void resyncPeers() {
-    if (closing || !peersHeld) {
+    if (closing) {
       return;
     }
-    peersHeld = false;
     Subscription old = watch;
     old.close(); // first: an event of the old watch applied after the new snapshot could be stale
     Subscription fresh = store.watch(new OwnLeaseGuard(peers));
@@ -398,25 +380,11 @@ public final class Agent implements AutoCloseable {
         closers.add(fresh);
       }
     }
-    log.info("network config and lease are back: re-reading every lease to drop the peers that did not return");
-  }
-
-  private boolean networkConfigMissing() {
-    try {
-      store.networkConfig();
-      return false;
-    } catch (NetworkConfigMissingException e) {
-      return true;
-    } catch (LeaseStoreException e) {
-      return false;
-    }
   }
 
   /**
-   * Watches our own key as it passes by: deleted, missing from a snapshot, or taken by another host.
-   * A snapshot without our lease from an etcd that has no network config either (its data was lost,
-   * or the prefix deleted) is not passed on: its empty peer set says nothing about the hosts, which
-   * keep forwarding; the peers are held as they are until the config and our lease are back.
+   * Shows the lease keeper our own key as it passes by (deleted, missing from a snapshot, taken by
+   * another host); a snapshot the keeper holds back (etcd lost its data) is not passed on to the peers.
    */
   private final class OwnLeaseGuard implements LeaseListener {
     private final PeerTable delegate;
@@ -427,46 +395,15 @@ public final class Agent implements AutoCloseable {
 
     @Override
     public void onSnapshot(List<SubnetLease> all) {
-      SubnetLease mine = lease;
-      if (mine != null && delegate.synced() && all.stream().noneMatch(l -> l.subnet().equals(mine.subnet()))
-          && networkConfigMissing()) {
-        if (!peersHeld) {
-          peersHeld = true;
-          log.warn("etcd has neither the network config nor our lease {} (its data was lost or deleted): keeping "
-              + "the {} peers programmed as they are until the config is back (tartan network init)", mine.subnet(),
-              delegate.size());
-        }
-        leaseLost(mine.subnet(), "it is no longer in etcd");
-        return;
-      }
-      delegate.onSnapshot(all);
-      if (mine != null && !reacquiring) {
-        Optional<SubnetLease> seen = all.stream().filter(l -> l.subnet().equals(mine.subnet())).findFirst();
-        if (seen.isEmpty()) {
-          leaseLost(mine.subnet(), "it is no longer in etcd");
-        } else if (!seen.get().attrs().publicIp().equals(mine.attrs().publicIp())) {
-          leaseLost(mine.subnet(), "it now belongs to " + seen.get().attrs().publicIp().getHostAddress());
-        }
+      if (keeper.onSnapshot(all, delegate.synced())) {
+        delegate.onSnapshot(all);
       }
     }
 
     @Override
     public void onEvents(List<LeaseEvent> batch) {
       delegate.onEvents(batch);
-      SubnetLease mine = lease;
-      if (mine == null) {
-        return;
-      }
-      for (LeaseEvent e : batch) {
-        if (!e.lease().subnet().equals(mine.subnet())) {
-          continue;
-        }
-        if (e instanceof LeaseEvent.Removed) {
-          leaseLost(mine.subnet(), "its key was deleted or expired");
-        } else if (!e.lease().attrs().publicIp().equals(mine.attrs().publicIp())) {
-          leaseLost(mine.subnet(), "it now belongs to " + e.lease().attrs().publicIp().getHostAddress());
-        }
-      }
+      keeper.onEvents(batch);
     }
 
     @Override

@@ -141,7 +141,7 @@ class EtcdMemberLossIT {
   static Map<Integer, Long> renewals() {
     Map<Integer, Long> m = new LinkedHashMap<>();
     for (int h = 1; h <= 3; h++) {
-      m.put(h, Matrix.countLines(agents.get(h), "Agent - lease renewed"));
+      m.put(h, Matrix.countLines(agents.get(h), "LeaseKeeper - lease renewed"));
     }
     return m;
   }

@@ -1,8 +1,11 @@
-package dev.tartan.store;
+package dev.tartan.store.testing;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.AbstractExecutorService;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -15,7 +18,9 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * A scheduler that only records what is scheduled; the test looks at the requested delays and runs
- * the tasks itself, on the test thread, so timing logic is checked without sleeping.
+ * the tasks itself, on the test thread, so timing logic is checked without sleeping. With a
+ * {@link ManualClock} each task also has a due time, and {@link #runDue()}, {@link #runNext()} and
+ * {@link #advance(Duration)} play the clock forward task by task.
  */
 public final class ManualScheduler extends AbstractExecutorService implements ScheduledExecutorService {
 
@@ -23,15 +28,24 @@ public final class ManualScheduler extends AbstractExecutorService implements Sc
   public final class Task implements ScheduledFuture<Object> {
     private final Runnable body;
     private final Duration delay;
+    private final Instant due;
+    private final long seq;
     private final CompletableFuture<Object> result = new CompletableFuture<>();
 
-    Task(Runnable body, Duration delay) {
+    Task(Runnable body, Duration delay, Instant due, long seq) {
       this.body = body;
       this.delay = delay;
+      this.due = due;
+      this.seq = seq;
     }
 
     public Duration delay() {
       return delay;
+    }
+
+    /** When the task is due by the manual clock (null without one). */
+    public Instant due() {
+      return due;
     }
 
     /** Runs the task now (as if its delay had passed). */
@@ -83,10 +97,27 @@ public final class ManualScheduler extends AbstractExecutorService implements Sc
         TimeoutException {
       return result.get(timeout, unit);
     }
+
+    @Override
+    public String toString() {
+      return "task due " + (due != null ? due : "in " + delay);
+    }
   }
 
+  private final ManualClock clock;
   private final List<Task> pending = new ArrayList<>();
+  private long seq;
   private boolean shutdown;
+
+  /** Records delays only; the test runs tasks by hand. */
+  public ManualScheduler() {
+    this(null);
+  }
+
+  /** Tasks are due at {@code clock}'s time plus their delay. */
+  public ManualScheduler(ManualClock clock) {
+    this.clock = clock;
+  }
 
   /** Tasks scheduled and neither run nor cancelled, in scheduling order. */
   public synchronized List<Task> pending() {
@@ -96,14 +127,71 @@ public final class ManualScheduler extends AbstractExecutorService implements Sc
   /** The only pending task (fails otherwise). */
   public synchronized Task single() {
     if (pending.size() != 1) {
-      throw new AssertionError("expected exactly one scheduled task, found " + pending.size());
+      throw new AssertionError("expected exactly one scheduled task, found " + pending.size() + ": " + pending);
     }
     return pending.get(0);
   }
 
+  /** The pending task due first (ties: scheduled first). */
+  public synchronized Optional<Task> next() {
+    return pending.stream().min(Comparator.comparing((Task t) -> t.due).thenComparingLong(t -> t.seq));
+  }
+
+  /** Runs every task due by now, also those the tasks schedule for now; returns how many ran. */
+  public int runDue() {
+    requireClock();
+    int ran = 0;
+    while (true) {
+      Optional<Task> t = next();
+      if (t.isEmpty() || t.get().due.isAfter(clock.instant())) {
+        return ran;
+      }
+      t.get().run();
+      ran++;
+    }
+  }
+
+  /** Moves the clock to the next task's due time (if later) and runs it; false when none is pending. */
+  public boolean runNext() {
+    requireClock();
+    Optional<Task> t = next();
+    if (t.isEmpty()) {
+      return false;
+    }
+    clock.advanceTo(t.get().due);
+    t.get().run();
+    return true;
+  }
+
+  /** Plays {@code d} forward: every task due meanwhile runs at its due time, in order. */
+  public void advance(Duration d) {
+    requireClock();
+    Instant end = clock.instant().plus(d);
+    while (true) {
+      Optional<Task> t = next();
+      if (t.isEmpty() || t.get().due.isAfter(end)) {
+        break;
+      }
+      clock.advanceTo(t.get().due);
+      t.get().run();
+    }
+    clock.advanceTo(end);
+  }
+
+  private void requireClock() {
+    if (clock == null) {
+      throw new IllegalStateException("this scheduler has no ManualClock");
+    }
+  }
+
   @Override
   public synchronized ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
-    Task t = new Task(command, Duration.ofNanos(unit.toNanos(delay)));
+    if (shutdown) {
+      throw new java.util.concurrent.RejectedExecutionException("shut down");
+    }
+    Duration d = Duration.ofNanos(unit.toNanos(delay));
+    Task t = new Task(command, d, clock == null ? null : clock.instant().plus(d.isNegative() ? Duration.ZERO : d),
+        seq++);
     pending.add(t);
     return t;
   }
