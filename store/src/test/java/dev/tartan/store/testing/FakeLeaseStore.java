@@ -469,7 +469,7 @@ public final class FakeLeaseStore implements Store {
     try {
       synchronized (data) {
         Optional<String> old = data.get(configKey);
-        if (old.isPresent() && old.get().equals(json)) {
+        if (old.isPresent() && sameJson(old.get(), json)) {
           return;
         }
         if (old.isPresent() && !force) {
@@ -480,6 +480,17 @@ public final class FakeLeaseStore implements Store {
       }
     } finally {
       drainIfNeeded();
+    }
+  }
+
+  /** As etcd's store: the same JSON whitespace aside is the same config. */
+  private static boolean sameJson(String a, String b) {
+    try {
+      var json = new com.fasterxml.jackson.databind.ObjectMapper();
+      var x = json.readTree(a);
+      return x != null && x.equals(json.readTree(b));
+    } catch (java.io.IOException e) {
+      return a.equals(b);
     }
   }
 
