@@ -237,6 +237,13 @@ public final class Testbed implements AutoCloseable {
     }
   }
 
+  /** Keeps a process started inside host {@code h} by another helper (e.g. {@link DebianHost}) so that {@link #close()} kills it. */
+  AgentProcess track(int h, Process process, Path log) {
+    AgentProcess a = new AgentProcess(this, h, process, log);
+    agents.add(a);
+    return a;
+  }
+
   /** True when the agent on host {@code h} answers 200 on /readyz. */
   public boolean ready(int h) {
     return Cmd.exec(List.of(Cmd.inNs(host(h), "curl", "-sf", "-m", "1", "http://127.0.0.1:8471/readyz")),
