@@ -165,7 +165,7 @@ class Debian13PodmanIT {
 
   // ---------------------------------------------------------------- helpers
 
-  private static void installAndStartAgent(Testbed bed, DebianHost h) {
+  static void installAndStartAgent(Testbed bed, DebianHost h) {
     h.installDeb();
     assertThat(h.run("sh", "-c", "java -version 2>&1")).contains("version \"21");
     assertThat(h.run("iptables", "--version")).contains("nf_tables");
@@ -189,7 +189,7 @@ class Debian13PodmanIT {
   }
 
   /** No container veth on the host, no allocation in host-local's directory, no saved delegate config. */
-  private static void assertNothingLeftOnHost(DebianHost h) throws Exception {
+  static void assertNothingLeftOnHost(DebianHost h) throws Exception {
     List<String> veths = new ArrayList<>();
     for (JsonNode link : JSON.readTree(h.run("ip", "-j", "link", "show", "type", "veth"))) {
       if (!link.path("ifname").asText().equals("eth0")) { // eth0 is the host's own underlay veth
@@ -213,7 +213,7 @@ class Debian13PodmanIT {
   }
 
   /** "10.244.N." of the host's subnet. */
-  private static String prefix(Path subnetFile) throws Exception {
+  static String prefix(Path subnetFile) throws Exception {
     String gw = subnetLine(subnetFile).split("/")[0];
     return gw.substring(0, gw.lastIndexOf('.') + 1);
   }

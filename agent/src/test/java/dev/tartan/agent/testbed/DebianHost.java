@@ -225,11 +225,19 @@ public final class DebianHost implements AutoCloseable {
     List<String> args = new ArrayList<>(List.of("/usr/bin/tartan", "agent", "--etcd-endpoints", bed.etcdEndpoints(),
         "--healthz-ip", "127.0.0.1", "--healthz-port", "8471"));
     args.addAll(List.of(extra));
-    Path agentLog = bed.hostDir(host).resolve("debian-agent.log");
-    ProcessBuilder pb = new ProcessBuilder(argv(args.toArray(String[]::new))).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(agentLog.toFile()));
+    return startDaemon("debian-agent.log", args.toArray(String[]::new));
+  }
+
+  /**
+   * Starts a long-running command inside the host (e.g. {@code containerd}), output appended to
+   * {@code logName} in the testbed host's directory; killed by {@link #close()} and by the testbed's.
+   */
+  public AgentProcess startDaemon(String logName, String... argv) {
+    Path daemonLog = bed.hostDir(host).resolve(logName);
+    ProcessBuilder pb = new ProcessBuilder(argv(argv)).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(daemonLog.toFile()));
     try {
-      return bed.track(host, pb.start(), agentLog);
+      return bed.track(host, pb.start(), daemonLog);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
