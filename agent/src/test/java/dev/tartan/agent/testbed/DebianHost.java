@@ -58,6 +58,7 @@ public final class DebianHost implements AutoCloseable {
     this.suite = suite;
     this.dir = bed.hostDir(host).resolve("debian");
     this.log = bed.hostDir(host).resolve("debian-init.log");
+    bed.attach(this); // the testbed's close (and its shutdown hook) closes this host first
   }
 
   /** Why Debian hosts cannot be built here, or null. */
@@ -305,32 +306,32 @@ public final class DebianHost implements AutoCloseable {
     init = null;
   }
 
-  /** SIGKILL to every process in the host's mount namespace and every descendant of one, until none is left. */
+  /**
+   * SIGKILL to every process in the host's mount namespace and every descendant of one (containers live in
+   * their own namespaces under conmon or containerd's shim), until none is left, then to init. The namespace
+   * is identified only while init holds it: a freed namespace's inode number may be reused by someone else's.
+   */
   private void killEverything() {
-    String mntNs;
-    try {
-      mntNs = Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/mnt")).toString();
-    } catch (IOException e) {
-      mntNs = null; // init is gone already; its namespace with it, unless processes still hold it
-    }
+    ProcessHandle initHandle = init.toHandle();
+    String mntNs = initHandle.isAlive() ? mntNsOf(pid) : null;
     long self = ProcessHandle.current().pid();
-    for (int round = 0; round < 50; round++) {
+    for (int round = 0; round < 50 && mntNs != null && initHandle.isAlive(); round++) {
+      String ns = mntNs;
       Set<ProcessHandle> victims = new HashSet<>();
-      if (mntNs != null) {
-        String ns = mntNs;
-        ProcessHandle.allProcesses().filter(p -> p.pid() != self && ns.equals(mntNsOf(p.pid()))).forEach(p -> {
-          victims.add(p);
-          p.descendants().forEach(victims::add);
-        });
-      }
-      ProcessHandle.of(pid).ifPresent(victims::add);
-      victims.removeIf(p -> !p.isAlive() || p.pid() == self);
+      ProcessHandle.allProcesses().filter(p -> p.pid() != self && p.pid() != pid && ns.equals(mntNsOf(p.pid())))
+          .forEach(p -> {
+            victims.add(p);
+            p.descendants().forEach(victims::add);
+          });
+      initHandle.descendants().forEach(victims::add);
+      victims.removeIf(p -> !p.isAlive() || p.pid() == self || p.pid() == pid);
       if (victims.isEmpty()) {
         break;
       }
       victims.forEach(ProcessHandle::destroyForcibly);
       Testbed.sleep(100);
     }
+    init.destroyForcibly();
     Testbed.waitFor(init);
   }
 

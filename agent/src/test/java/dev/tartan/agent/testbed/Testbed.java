@@ -41,6 +41,8 @@ public final class Testbed implements AutoCloseable {
   private final int hosts;
   private final List<String> namespaces = Collections.synchronizedList(new ArrayList<>());
   private final List<AgentProcess> agents = Collections.synchronizedList(new ArrayList<>());
+  /** Closed first by {@link #close()}, newest first (e.g. {@link DebianHost}s with their containers). */
+  private final List<AutoCloseable> attached = Collections.synchronizedList(new ArrayList<>());
   private final Thread hook = new Thread(this::teardown, "testbed-cleanup");
   private final int etcdMembers;
   private java.util.function.UnaryOperator<EtcdClusterExtension.Builder> etcdOptions = b -> b;
@@ -353,7 +355,22 @@ public final class Testbed implements AutoCloseable {
     }
   }
 
+  /** Has {@code c} closed by {@link #close()} (and the shutdown hook) before anything else is torn down. */
+  void attach(AutoCloseable c) {
+    attached.add(c);
+  }
+
   private synchronized void teardown() {
+    List<AutoCloseable> first = new ArrayList<>(attached);
+    Collections.reverse(first);
+    for (AutoCloseable c : first) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        System.err.println("testbed: closing " + c + " failed: " + e);
+      }
+    }
+    attached.clear();
     for (AgentProcess a : new ArrayList<>(agents)) {
       a.kill();
     }
