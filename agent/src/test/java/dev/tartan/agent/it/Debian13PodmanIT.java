@@ -52,6 +52,9 @@ class Debian13PodmanIT {
         hosts.add(h2);
         for (DebianHost h : hosts) {
           installAndStartAgent(bed, h);
+          JsonNode info = JSON.readTree(h.run("/usr/libexec/netavark/tartan", "info"));
+          assertThat(info.path("api_version").asText()).isEqualTo("1.0.0");
+          assertThat("tartan " + info.path("version").asText()).isEqualTo(h.run("tartan", "--version").strip());
           h.setupPodman();
           assertThat(h.podman("--version")).startsWith("podman version 5.");
           assertThat(h.podman("network", "create", "-d", "tartan", NET).strip()).isEqualTo(NET);
