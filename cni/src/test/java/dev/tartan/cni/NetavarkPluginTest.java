@@ -244,4 +244,30 @@ class NetavarkPluginTest {
         .isEqualTo("tartan: input field 'container_id' must be a non-empty string");
     assertThat(Files.exists(log)).isFalse();
   }
+
+  // ------------------------------------------------------------ hostile input
+
+  @Test
+  void hostileInputAlwaysGetsAnErrorJsonNeverAnInternalError() throws Exception {
+    HostileInputFuzzTest fuzz = new HostileInputFuzzTest(); // its fixed-seed mutations
+    String[][] seeds = {{"create", network("")}, {"setup", exec("", "")}, {"teardown", exec("", "")}};
+    for (int i = 0; i < 1500; i++) {
+      String[] seed = seeds[i % seeds.length];
+      String input = seed[1];
+      for (int m = 1 + i % 3; m > 0; m--) {
+        input = fuzz.mutate(input);
+      }
+      String[] args = seed[0].equals("create") ? new String[] {"create"} : new String[] {seed[0], "/run/netns/x"};
+      Outcome o = call(input, args);
+      if (o.status() == 0 && o.stdout().isEmpty()) {
+        continue; // a teardown that succeeded prints nothing
+      }
+      Map<String, Object> json = o.json(); // otherwise exactly one JSON object on stdout
+      if (o.status() != 0) {
+        assertThat(json.get("error")).as("input %s", input).isInstanceOf(String.class);
+        assertThat((String) json.get("error")).as("input %s", input).startsWith("tartan: ")
+            .doesNotStartWith("tartan: internal error");
+      }
+    }
+  }
 }
