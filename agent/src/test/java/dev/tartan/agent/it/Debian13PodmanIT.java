@@ -51,7 +51,10 @@ class Debian13PodmanIT {
         hosts.add(h1);
         hosts.add(h2);
         for (DebianHost h : hosts) {
-          installAndStartAgent(bed, h);
+          installAndStartAgent(bed, h, "--ip-masq");
+          // the agent's masquerade through Debian 13's iptables (nf_tables backend)
+          assertThat(h.run("iptables", "-t", "nat", "-S", "FLANNEL-POSTRTG")).contains("MASQUERADE");
+          assertThat(h.run("nft", "list", "table", "ip", "nat")).contains("FLANNEL-POSTRTG");
           JsonNode info = JSON.readTree(h.run("/usr/libexec/netavark/tartan", "info"));
           assertThat(info.path("api_version").asText()).isEqualTo("1.0.0");
           assertThat("tartan " + info.path("version").asText()).isEqualTo(h.run("tartan", "--version").strip());
@@ -67,12 +70,14 @@ class Debian13PodmanIT {
         assertThat(serverIp).startsWith(prefix(h2.subnetFile()));
 
         Cmd.Result client = h1.podmanExec("run", "--rm", "--cap-add", "NET_RAW", "--network", NET, DebianHost.IMAGE,
-            "sh", "-c", "ip -4 addr show eth0; ip route; ping -c 3 -W 2 " + serverIp);
+            "sh", "-c", "ip -4 addr show eth0; ip route; ping -c 3 -W 2 " + serverIp
+            // off the overlay: the underlay's etcd address answers only through the agent's masquerade
+            + " && ping -c 2 -W 2 " + Testbed.ETCD_IP);
         assertThat(client.exit()).as("podman run on host 1: %s", client.describe()).isZero();
         assertThat(client.out()).contains("inet " + prefix(h1.subnetFile()))
             .contains("mtu " + mtu(h1.subnetFile()))
             .contains("default via " + prefix(h1.subnetFile()) + "1 dev eth0")
-            .contains("3 packets received");
+            .contains("3 packets received").contains("2 packets received");
 
         h2.podman("rm", "-f", "-t", "0", "server");
         for (DebianHost h : hosts) {
@@ -168,12 +173,12 @@ class Debian13PodmanIT {
 
   // ---------------------------------------------------------------- helpers
 
-  static void installAndStartAgent(Testbed bed, DebianHost h) {
+  static void installAndStartAgent(Testbed bed, DebianHost h, String... agentFlags) {
     h.installDeb();
     String java = h.suite().equals(DebianHost.TRIXIE) ? "21" : "17"; // each suite's only/default JDK
     assertThat(h.run("sh", "-c", "java -version 2>&1")).contains("version \"" + java);
     assertThat(h.run("iptables", "--version")).contains("nf_tables");
-    h.startAgent();
+    h.startAgent(agentFlags);
     assertThat(Testbed.await(Duration.ofSeconds(120), () -> bed.ready(h.host())))
         .as("agent on Debian %s host %d ready", h.suite(), h.host()).isTrue();
   }
