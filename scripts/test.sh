@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # A previous interrupted run may have left test namespaces behind; they all carry a test prefix.
 scripts/cleanup-testbeds.sh
-mvn -B -ntp verify "$@"
+# The etcd version matrix: the store ITs and ThreeHostAgentIT run a second time against Debian 13's etcd 3.5
+# (from the cached trixie root fs, which the Debian 13 host ITs use too; built here once, about 2 minutes).
+etcd35=$(scripts/rootfs.sh trixie)/usr/bin/etcd
+mvn -B -ntp verify -Dtartan.etcd35.binary="$etcd35" "$@"

@@ -41,6 +41,8 @@ public final class Testbed implements AutoCloseable {
   private final int hosts;
   private final List<String> namespaces = Collections.synchronizedList(new ArrayList<>());
   private final List<AgentProcess> agents = Collections.synchronizedList(new ArrayList<>());
+  /** Closed first by {@link #close()}, newest first (e.g. {@link DebianHost}s with their containers). */
+  private final List<AutoCloseable> attached = Collections.synchronizedList(new ArrayList<>());
   private final Thread hook = new Thread(this::teardown, "testbed-cleanup");
   private final int etcdMembers;
   private java.util.function.UnaryOperator<EtcdClusterExtension.Builder> etcdOptions = b -> b;
@@ -237,6 +239,13 @@ public final class Testbed implements AutoCloseable {
     }
   }
 
+  /** Keeps a process started inside host {@code h} by another helper (e.g. {@link DebianHost}) so that {@link #close()} kills it. */
+  AgentProcess track(int h, Process process, Path log) {
+    AgentProcess a = new AgentProcess(this, h, process, log);
+    agents.add(a);
+    return a;
+  }
+
   /** True when the agent on host {@code h} answers 200 on /readyz. */
   public boolean ready(int h) {
     return Cmd.exec(List.of(Cmd.inNs(host(h), "curl", "-sf", "-m", "1", "http://127.0.0.1:8471/readyz")),
@@ -346,7 +355,22 @@ public final class Testbed implements AutoCloseable {
     }
   }
 
+  /** Has {@code c} closed by {@link #close()} (and the shutdown hook) before anything else is torn down. */
+  void attach(AutoCloseable c) {
+    attached.add(c);
+  }
+
   private synchronized void teardown() {
+    List<AutoCloseable> first = new ArrayList<>(attached);
+    Collections.reverse(first);
+    for (AutoCloseable c : first) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        System.err.println("testbed: closing " + c + " failed: " + e);
+      }
+    }
+    attached.clear();
     for (AgentProcess a : new ArrayList<>(agents)) {
       a.kill();
     }

@@ -116,8 +116,9 @@ public final class EtcdClusterExtension implements BeforeAllCallback, AfterAllCa
     if (!members.isEmpty()) {
       throw new IllegalStateException("cluster already started");
     }
-    Assumptions.assumeTrue(
-        Files.isExecutable(etcdBinary) && Files.isExecutable(etcdctlBinary), MISSING_BINARY);
+    Assumptions.assumeTrue(Files.isExecutable(etcdBinary) && Files.isExecutable(etcdctlBinary), MISSING_BINARY
+        + " (looked for " + etcdBinary + " and " + etcdctlBinary + "; -Dtartan.etcd.binary / -Dtartan.etcdctl.binary"
+        + " name others)");
     if (netns != null) {
       Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")),
           "iproute2 not installed: apt-get install iproute2");
