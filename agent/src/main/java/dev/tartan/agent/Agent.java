@@ -20,8 +20,8 @@ import dev.tartan.agent.netlink.rtnl.NetlinkMonitor;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
 import dev.tartan.agent.routing.DriftWatcher;
-import dev.tartan.agent.routing.PeerTable;
-import dev.tartan.agent.routing.ReconcileLoop;
+import dev.tartan.agent.routing.PeerLog;
+import dev.tartan.agent.routing.PeerSync;
 import dev.tartan.agent.routing.Reconciler;
 import dev.tartan.agent.subnetenv.SubnetEnv;
 import dev.tartan.agent.subnetenv.SubnetEnvFile;
@@ -95,8 +95,7 @@ public final class Agent implements AutoCloseable {
   private ExternalInterface external;
   private VxlanNetwork vxlan;
   private TrafficRules traffic;
-  private PeerTable peers;
-  private ReconcileLoop loop;
+  private PeerSync peers;
   private volatile SubnetLease lease;
   private volatile LeaseRenewer renewer;
   private boolean reacquiring;
@@ -168,12 +167,12 @@ public final class Agent implements AutoCloseable {
     writeSubnetFile(acquired.subnet());
 
     notReady = "syncing peers";
-    Reconciler reconciler = new Reconciler(nl);
-    loop = new ReconcileLoop("tartan-reconcile", cfg.resyncInterval(),
-        metrics.timed(vxlan.pass(reconciler, this::remotes)));
-    closers.add(loop);
-    peers = new PeerTable(acquired.subnet(), this::peersChanged);
-    metrics.peers(peers::size);
+    PeerLog peerLog = new PeerLog();
+    peers = new PeerSync(vxlan, new Reconciler(nl, peerLog), peerLog, acquired.subnet(), cfg.resyncInterval(),
+        cfg.peerExpiryGrace(), Clock.systemUTC(), metrics::timed);
+    closers.add(peers);
+    peers.onChange(this::peersChanged);
+    metrics.peers(peers::size, peers::inGrace);
     watch = store.watch(new OwnLeaseGuard(peers));
     closers.add(watch);
     awaitFirstSnapshot();
@@ -187,14 +186,14 @@ public final class Agent implements AutoCloseable {
         log.warn("cannot check for vxlan peer filter rules an earlier run left: {}", e.getMessage());
       }
     }
-    loop.start(); // only now: a pass before the first snapshot would remove every peer
-    DriftWatcher drift = new DriftWatcher(reconciler::lastApplied, vxlan.deviceName(), vxlan.bridgeName(),
-        loop::trigger, name -> { }); // the watcher logs it; the loop's next pass recreates the device
+    peers.start();
+    DriftWatcher drift = new DriftWatcher(peers.programmed(), vxlan.deviceName(), vxlan.bridgeName(),
+        peers::repair, name -> { }); // the watcher logs it; the next pass recreates the device
     metrics.drift(drift::counts);
     NetlinkMonitor monitor = RtNetlinkClient.monitor(null, drift);
     closers.add(monitor);
-    while (!loop.awaitSynced(Duration.ofSeconds(30))) {
-      log.warn("first peer sync not done after 30 s: {}", loop.lastError());
+    while (!peers.awaitKernelSynced(Duration.ofSeconds(30))) {
+      log.warn("first peer sync not done after 30 s: {}", peers.lastError());
     }
 
     renewer = startRenewer(acquired);
@@ -255,7 +254,7 @@ public final class Agent implements AutoCloseable {
     if (closing) {
       return Check.failing("stopping");
     }
-    ReconcileLoop l = loop;
+    PeerSync l = peers;
     if (l != null && !l.alive()) {
       return Check.failing("the reconcile loop stopped");
     }
@@ -278,7 +277,7 @@ public final class Agent implements AutoCloseable {
     if (d == null || !d.up()) {
       return Check.failing(vxlan.deviceName() + " is not up");
     }
-    if (!loop.synced()) {
+    if (!peers.kernelSynced()) {
       return Check.failing("peers not synced yet");
     }
     return Check.passing();
@@ -288,10 +287,6 @@ public final class Agent implements AutoCloseable {
 
   private LeaseAttrs attrs() {
     return LeaseAttrs.ipv4(external.publicIp(), "vxlan", vxlan.leaseData().toJson());
-  }
-
-  private List<SubnetLease> remotes() {
-    return peers.remotes();
   }
 
   private void adopt(SubnetLease acquired, Optional<Ipv4Subnet> previous) {
@@ -358,12 +353,11 @@ public final class Agent implements AutoCloseable {
       adopt(l, Optional.of(old));
       metrics.leaseReacquired();
       if (!l.subnet().equals(old)) {
-        vxlan.ownSubnet(l.subnet());
         peers.ownSubnet(l.subnet());
         traffic.install(network.network(), l.subnet(), Optional.of(network.network()), Optional.of(old));
         writeSubnetFile(l.subnet());
       }
-      loop.trigger();
+      peers.trigger();
       renewer = startRenewer(l);
       reacquiring = false;
       if (peersHeld) {
@@ -418,16 +412,16 @@ public final class Agent implements AutoCloseable {
    * keep forwarding; the peers are held as they are until the config and our lease are back.
    */
   private final class OwnLeaseGuard implements LeaseListener {
-    private final PeerTable delegate;
+    private final PeerSync delegate;
 
-    OwnLeaseGuard(PeerTable delegate) {
+    OwnLeaseGuard(PeerSync delegate) {
       this.delegate = delegate;
     }
 
     @Override
     public void onSnapshot(List<SubnetLease> all) {
       SubnetLease mine = lease;
-      if (mine != null && delegate.synced() && all.stream().noneMatch(l -> l.subnet().equals(mine.subnet()))
+      if (mine != null && delegate.snapshotSeen() && all.stream().noneMatch(l -> l.subnet().equals(mine.subnet()))
           && networkConfigMissing()) {
         if (!peersHeld) {
           peersHeld = true;
@@ -483,7 +477,7 @@ public final class Agent implements AutoCloseable {
 
   private void awaitFirstSnapshot() throws InterruptedException {
     long waited = 0;
-    while (!peers.synced()) {
+    while (!peers.snapshotSeen()) {
       if (closing) {
         throw new InterruptedException("stopped while waiting for the first lease snapshot");
       }
@@ -502,9 +496,8 @@ public final class Agent implements AutoCloseable {
         subnet.prefixLength());
   }
 
-  /** The peers changed: reconcile, and re-sync the VXLAN peer filter (coalesced, off the watch thread). */
+  /** The peers changed: re-sync the VXLAN peer filter (coalesced, off the watch thread). */
   private void peersChanged() {
-    loop.trigger();
     if (peerFilter != null && !closing && peerFilterPending.compareAndSet(false, true)) {
       try {
         houseExec.execute(this::syncPeerFilter);

@@ -14,7 +14,9 @@ import dev.tartan.agent.netlink.rtnl.NetlinkMonitor;
 import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
 import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.SubnetLease;
+import java.time.Clock;
 import java.time.Duration;
+import java.util.function.UnaryOperator;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -145,17 +147,14 @@ class DataPathIT {
       VxlanNetwork network = network(nl, 1);
       Link dev = network.ensureDevice();
       network.configure(OWN);
-      Reconciler reconciler = new Reconciler(nl);
+      PeerLog peerLog = new PeerLog();
       List<String> lost = new CopyOnWriteArrayList<>();
-      PeerTable table = new PeerTable(OWN);
-      try (ReconcileLoop loop = new ReconcileLoop("dpt-reconcile", Duration.ofHours(1),
-          network.pass(reconciler, table))) {
-        table.onChange(loop::trigger);
-        DriftWatcher watcher = new DriftWatcher(reconciler::lastApplied, "flannel.1", "cni0",
-            loop::trigger, lost::add);
+      try (PeerSync sync = new PeerSync(network, new Reconciler(nl, peerLog), peerLog, OWN, Duration.ofHours(1),
+          Duration.ofSeconds(60), Clock.systemUTC(), UnaryOperator.identity())) {
+        DriftWatcher watcher = new DriftWatcher(sync.programmed(), "flannel.1", "cni0", sync::repair, lost::add);
         try (NetlinkMonitor monitor = RtNetlinkClient.monitor(ns.path(), watcher)) {
-          table.onSnapshot(List.of(P2, P3, P4));
-          loop.start();
+          sync.onSnapshot(List.of(P2, P3, P4));
+          sync.start();
           await().atMost(Duration.ofSeconds(10)).until(() -> routes(ns).size() == 3);
 
           ns.ip("route", "del", "10.244.3.0/24");
@@ -179,7 +178,7 @@ class DataPathIT {
 
           ns.ip("link", "del", "cni0");
           await().atMost(Duration.ofSeconds(2)).until(() -> addresses(ns, "cni0").equals(List.of("10.244.1.1/24")));
-          assertThat(loop.failedRuns()).isZero();
+          assertThat(sync.lastError()).isNull();
         }
       }
     }

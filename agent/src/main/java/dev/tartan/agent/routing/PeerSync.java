@@ -1,0 +1,531 @@
+package dev.tartan.agent.routing;
+
+import dev.tartan.agent.netlink.rtnl.FdbEntry;
+import dev.tartan.agent.netlink.rtnl.Neighbour;
+import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.store.LeaseEvent;
+import dev.tartan.store.LeaseListener;
+import dev.tartan.store.SubnetLease;
+import java.net.Inet4Address;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The peer path, from the lease watch to the kernel: {@link LeaseListener} of the watch →
+ * {@link PeerTable} → the backend's entries for each peer ({@link PeerOverlay}) → {@link
+ * KernelDiff} → one netlink batch ({@link Reconciler#apply}), on one thread (a {@link
+ * ReconcileLoop}).
+ *
+ * <p>A lease event costs O(1): it marks its subnet; the next pass writes that peer's entries
+ * only (what was programmed is known, no table is dumped). Events that arrive while a pass runs
+ * coalesce into the next pass's single batch. The full dump and diff runs at the first snapshot,
+ * on every re-list, every resync interval, when the device was recreated, after a batch or pass
+ * failed, and while conflicting leases exist. A drift repair from the {@link DriftWatcher} writes
+ * the one entry it names.
+ *
+ * <p>Until the first snapshot the kernel is left as it is (a restarted agent must not remove the
+ * entries it programmed before). A peer whose lease expired is held for {@code grace} (see
+ * {@link PeerTable}); {@code Added} of its subnet replaces it at once, a deletion removes it at
+ * once.
+ */
+public final class PeerSync implements LeaseListener, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(PeerSync.class);
+
+  /** Why the next pass is a full one; {@code summary}: one summary line (start, re-list). */
+  private record Full(String reason, boolean summary) {}
+
+  private static final Full PERIODIC = new Full("resync", false);
+
+  private final PeerOverlay overlay;
+  private final Reconciler reconciler;
+  private final PeerTable table;
+  private final PeerLog peerLog;
+  private final Clock clock;
+  private final Duration resync;
+  private final Duration grace;
+  private final ReconcileLoop loop;
+  private final ScheduledExecutorService timer;
+  private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+
+  // handed from the watch and monitor threads to the pass, under `work`
+  private final Object work = new Object();
+  private LinkedHashSet<Ipv4Subnet> dirty = new LinkedHashSet<>();
+  private List<DriftWatcher.Repair> repairs = new ArrayList<>();
+  private Full full = new Full("first sync", true);
+  private boolean snapshotSeen;
+
+  // what is programmed; written by the pass, read by the DriftWatcher's thread too
+  private final Map<Ipv4Subnet, PeerEntries> applied = new ConcurrentHashMap<>();
+  private final Map<Inet4Address, PeerEntries> byGateway = new ConcurrentHashMap<>();
+  private final Map<String, PeerEntries> byMac = new ConcurrentHashMap<>();
+  private volatile int link = -1;
+  // the pass's own
+  private Instant lastFull;
+  private boolean conflicts;
+
+  /**
+   * @param overlay     the backend's network (device, desired entries)
+   * @param reconciler  applies plans to the kernel
+   * @param ownSubnet   our subnet, or null while none is held
+   * @param resync      full pass at least this often
+   * @param grace       how long a peer whose lease expired keeps its entries (zero: none)
+   * @param clock       for the grace and the resync interval
+   * @param instrument  wraps the loop's pass (metrics), or {@code UnaryOperator.identity()}
+   */
+  public PeerSync(PeerOverlay overlay, Reconciler reconciler, PeerLog peerLog, Ipv4Subnet ownSubnet,
+      Duration resync, Duration grace, Clock clock, UnaryOperator<ReconcileLoop.Pass> instrument) {
+    this.overlay = Objects.requireNonNull(overlay, "overlay");
+    this.reconciler = Objects.requireNonNull(reconciler, "reconciler");
+    this.peerLog = Objects.requireNonNull(peerLog, "peerLog");
+    this.table = new PeerTable(ownSubnet);
+    this.resync = Objects.requireNonNull(resync, "resync");
+    this.grace = Objects.requireNonNull(grace, "grace");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.loop = new ReconcileLoop("tartan-reconcile", resync, instrument.apply(this::runPass));
+    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "tartan-peer-grace");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /** Starts the loop; its first pass waits for the first snapshot. */
+  public void start() {
+    loop.start();
+  }
+
+  /** Called (on the watch's thread) after the set of peers changed; must not block. */
+  public void onChange(Runnable listener) {
+    listeners.add(Objects.requireNonNull(listener, "listener"));
+  }
+
+  // ---- the watch's side
+
+  @Override
+  public void onSnapshot(List<SubnetLease> all) {
+    table.snapshot(all);
+    synchronized (work) {
+      full = new Full(snapshotSeen ? "re-list" : "first sync", true);
+      snapshotSeen = true;
+      dirty.clear();
+    }
+    log.debug("lease snapshot: {} leases", all.size());
+    changed();
+  }
+
+  @Override
+  public void onEvents(List<LeaseEvent> batch) {
+    Instant now = clock.instant();
+    boolean any = false;
+    for (LeaseEvent e : batch) {
+      PeerTable.Effect effect = table.apply(e, now, grace);
+      if (effect == PeerTable.Effect.NONE) {
+        continue;
+      }
+      Ipv4Subnet s = e.lease().subnet();
+      if (effect == PeerTable.Effect.HELD) {
+        peerLog.held(s, grace);
+        wakeAt(grace);
+      }
+      synchronized (work) {
+        dirty.add(s);
+      }
+      any = true;
+    }
+    if (any) {
+      changed();
+    }
+  }
+
+  @Override
+  public void onDisconnected(String reason) {
+    log.debug("lease watch disconnected ({}); keeping {} peers programmed", reason, table.size());
+  }
+
+  private void changed() {
+    loop.trigger();
+    for (Runnable l : listeners) {
+      l.run();
+    }
+  }
+
+  private void wakeAt(Duration after) {
+    try {
+      timer.schedule(loop::trigger, after.toMillis() + 10, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException closing) {
+      // close() ran meanwhile: kernel state stays as it is
+    }
+  }
+
+  /** A repair from the {@link DriftWatcher}: one entry, or a full pass. Never blocks. */
+  public void repair(DriftWatcher.Repair r) {
+    synchronized (work) {
+      if (r.entry() == null) {
+        boolean overrun = r.kind() == DriftWatcher.Kind.OVERRUN;
+        requestFull(new Full(overrun ? "resync" : r.kind().name().toLowerCase(java.util.Locale.ROOT)
+            + " recreated", !overrun));
+      } else {
+        repairs.add(r);
+      }
+    }
+    loop.trigger();
+  }
+
+  /** Our own subnet changed (lease re-acquired elsewhere): re-address the device, full pass. */
+  public void ownSubnet(Ipv4Subnet subnet) {
+    overlay.ownSubnet(subnet);
+    table.ownSubnet(subnet);
+    synchronized (work) {
+      requestFull(new Full("own subnet now " + subnet, true));
+    }
+    changed();
+  }
+
+  /** Asks for a pass (e.g. after our lease was re-acquired). */
+  public void trigger() {
+    loop.trigger();
+  }
+
+  private void requestFull(Full f) {
+    if (full == null || !full.summary()) {
+      full = f;
+    }
+  }
+
+  // ---- the pass (the loop's thread; tests call it directly)
+
+  /**
+   * One pass: repair the device, then the peers: incremental when only leases changed, else full.
+   *
+   * @return null before the first snapshot (nothing done), else what was done
+   */
+  public ReconcileResult runPass() throws Exception {
+    boolean recreated = overlay.repair();
+    LinkedHashSet<Ipv4Subnet> todo;
+    List<DriftWatcher.Repair> fixes;
+    Full f;
+    synchronized (work) {
+      if (!snapshotSeen) {
+        return null;
+      }
+      todo = dirty;
+      fixes = repairs;
+      f = full;
+      dirty = new LinkedHashSet<>();
+      repairs = new ArrayList<>();
+      full = null;
+    }
+    try {
+      Instant now = clock.instant();
+      Set<Ipv4Subnet> expired = new HashSet<>(table.expire(now));
+      todo.addAll(expired);
+      if (f == null && recreated) {
+        f = new Full("device recreated", true);
+      }
+      if (f == null && conflicts && !todo.isEmpty()) {
+        f = new Full("conflicting leases", false);
+      }
+      if (f == null && (lastFull == null || !now.isBefore(lastFull.plus(resync)))) {
+        f = PERIODIC;
+      }
+      ReconcileResult r = f != null ? fullPass(f, now) : incremental(todo, fixes, expired);
+      Instant next = table.nextGraceEnd();
+      if (next != null && !next.isAfter(now)) {
+        loop.trigger();
+      }
+      return r;
+    } catch (Exception | Error e) {
+      synchronized (work) {
+        requestFull(new Full("retry", false));
+      }
+      throw e;
+    } finally {
+      peerLog.flush();
+    }
+  }
+
+  private ReconcileResult fullPass(Full f, Instant now) throws Exception {
+    DesiredState desired = overlay.desired(table.remotes());
+    link = desired.link();
+    conflicts = !desired.conflicts().isEmpty();
+    index(desired);
+    lastFull = now;
+    return reconciler.reconcile(desired, f.summary() ? f.reason() : null);
+  }
+
+  /** Rebuilds what is programmed from a full desired state (before its batch: drift sees it). */
+  private void index(DesiredState desired) {
+    Map<Inet4Address, Neighbour> neigh = new HashMap<>();
+    for (Neighbour n : desired.neighbours()) {
+      neigh.put(n.ip(), n);
+    }
+    Map<String, FdbEntry> fdb = new HashMap<>();
+    for (FdbEntry e : desired.fdb()) {
+      fdb.put(e.mac(), e);
+    }
+    Set<Ipv4Subnet> seen = new HashSet<>();
+    for (Route r : desired.routes()) {
+      Neighbour n = r.gateway() == null ? null : neigh.get(r.gateway());
+      FdbEntry e = n == null ? null : fdb.get(n.mac());
+      if (e == null) {
+        continue;
+      }
+      PeerEntries p = new PeerEntries(n, e, r);
+      PeerEntries old = applied.get(p.subnet());
+      if (!p.equals(old)) {
+        forget(old);
+        remember(p);
+      }
+      seen.add(p.subnet());
+    }
+    for (PeerEntries old : List.copyOf(applied.values())) {
+      if (!seen.contains(old.subnet())) {
+        forget(old);
+      }
+    }
+  }
+
+  private void remember(PeerEntries p) {
+    applied.put(p.subnet(), p);
+    byGateway.put(p.neighbour().ip(), p);
+    byMac.put(p.mac(), p);
+  }
+
+  private void forget(PeerEntries p) {
+    if (p == null) {
+      return;
+    }
+    applied.remove(p.subnet(), p);
+    byGateway.remove(p.neighbour().ip(), p);
+    byMac.remove(p.mac(), p);
+  }
+
+  private record Change(PeerEntries before, PeerEntries after, boolean expired) {}
+
+  private ReconcileResult incremental(Set<Ipv4Subnet> todo, List<DriftWatcher.Repair> fixes,
+      Set<Ipv4Subnet> expired) throws Exception {
+    long start = System.nanoTime();
+    // check first, change nothing: a conflict sends the whole pass to the full path
+    Map<Ipv4Subnet, PeerEntries> next = new HashMap<>();
+    Map<String, Ipv4Subnet> nextMacs = new HashMap<>();
+    for (Ipv4Subnet s : todo) {
+      SubnetLease lease = table.get(s);
+      if (lease == null) {
+        continue;
+      }
+      if (table.overlapsAnother(s)) {
+        return fullPass(new Full("conflicting leases", false), clock.instant());
+      }
+      PeerSpec spec = overlay.peer(lease);
+      if (spec instanceof DesiredState.Skipped sk) {
+        peerLog.skipped(s, sk.reason());
+        continue;
+      }
+      PeerEntries p = (PeerEntries) spec;
+      PeerEntries owner = byMac.get(p.mac());
+      Ipv4Subnet claimed = nextMacs.putIfAbsent(p.mac(), s);
+      if ((owner != null && !owner.subnet().equals(s) && !todo.contains(owner.subnet())) || claimed != null) {
+        return fullPass(new Full("conflicting leases", false), clock.instant());
+      }
+      next.put(s, p);
+    }
+
+    KernelDiff.Plan plan = KernelDiff.Plan.empty();
+    List<Change> changes = new ArrayList<>();
+    for (Ipv4Subnet s : todo) {
+      PeerEntries before = applied.get(s);
+      PeerEntries after = next.get(s);
+      KernelDiff.Plan p = KernelDiff.peer(before, after);
+      if (p.isEmpty()) {
+        continue;
+      }
+      plan.addAll(p);
+      changes.add(new Change(before, after, expired.contains(s)));
+    }
+    for (Change c : changes) { // removals first: a MAC may move from one peer to another
+      if (c.before() != null) {
+        forget(c.before());
+      }
+    }
+    for (Change c : changes) {
+      if (c.after() != null) {
+        remember(c.after());
+      }
+    }
+    List<Object> repaired = new ArrayList<>();
+    for (DriftWatcher.Repair r : fixes) {
+      Object e = r.entry();
+      if (e instanceof Route x && x.equals(routeOf(x.dst()))) {
+        plan.routeAdd().add(x);
+        repaired.add(x);
+      } else if (e instanceof Neighbour x && byGateway.get(x.ip()) != null
+          && x.equals(byGateway.get(x.ip()).neighbour())) {
+        plan.neighAdd().add(x);
+        repaired.add(x);
+      } else if (e instanceof FdbEntry x && byMac.get(x.mac()) != null && x.equals(byMac.get(x.mac()).fdb())) {
+        plan.fdbAdd().add(x);
+        repaired.add(x);
+      }
+    }
+    Set<Object> failed = reconciler.apply(plan);
+    if (!failed.isEmpty()) {
+      synchronized (work) {
+        requestFull(new Full("fallback", false));
+      }
+      loop.trigger();
+    }
+    int added = 0;
+    int removed = 0;
+    for (Change c : changes) {
+      if (c.before() == null) {
+        if (!failed.contains(c.after().route())) {
+          added++;
+          peerLog.added(c.after());
+        }
+      } else if (c.after() == null) {
+        if (!failed.contains(c.before().route())) {
+          removed++;
+          peerLog.removed(c.before(), c.expired()
+              ? " (its lease expired " + grace.toSeconds() + " s ago and was not renewed)" : "");
+        }
+      } else {
+        peerLog.changed(c.before(), c.after());
+      }
+    }
+    for (Object x : repaired) {
+      if (!failed.contains(x)) {
+        peerLog.repaired(x);
+      }
+    }
+    int n = applied.size();
+    ReconcileResult.Counts nc = counts(n, plan.neighAdd(), plan.neighDel(), failed);
+    ReconcileResult.Counts fc = counts(n, plan.fdbAdd(), plan.fdbDel(), failed);
+    ReconcileResult.Counts rc = counts(n, plan.routeAdd(), plan.routeDel(), failed);
+    return new ReconcileResult(nc, fc, rc, added, removed, Duration.ofNanos(System.nanoTime() - start));
+  }
+
+  private Route routeOf(Ipv4Subnet dst) {
+    PeerEntries p = applied.get(dst);
+    return p == null ? null : p.route();
+  }
+
+  private static <T> ReconcileResult.Counts counts(int expected, List<T> add, List<T> del, Set<Object> failed) {
+    int addFailed = 0;
+    for (T t : add) {
+      addFailed += failed.contains(t) ? 1 : 0;
+    }
+    int delFailed = 0;
+    for (T t : del) {
+      delFailed += failed.contains(t) ? 1 : 0;
+    }
+    return new ReconcileResult.Counts(expected, expected - addFailed, add.size() - addFailed,
+        del.size() - delFailed, addFailed + delFailed);
+  }
+
+  // ---- views
+
+  /** What is programmed now, for the {@link DriftWatcher}. */
+  public DriftWatcher.Programmed programmed() {
+    return new DriftWatcher.Programmed() {
+      @Override
+      public int link() {
+        return link;
+      }
+
+      @Override
+      public Route route(Ipv4Subnet dst) {
+        return routeOf(dst);
+      }
+
+      @Override
+      public Neighbour neighbour(Inet4Address ip) {
+        PeerEntries p = byGateway.get(ip);
+        return p == null ? null : p.neighbour();
+      }
+
+      @Override
+      public FdbEntry fdb(String mac) {
+        PeerEntries p = byMac.get(mac);
+        return p == null ? null : p.fdb();
+      }
+    };
+  }
+
+  /** True once the first lease snapshot arrived. */
+  public boolean snapshotSeen() {
+    synchronized (work) {
+      return snapshotSeen;
+    }
+  }
+
+  /** True once a pass has programmed the peers ("first sync done" for /readyz). */
+  public boolean kernelSynced() {
+    return loop.synced();
+  }
+
+  /** Waits until a pass has programmed the peers; false on timeout. */
+  public boolean awaitKernelSynced(Duration timeout) throws InterruptedException {
+    return loop.awaitSynced(timeout);
+  }
+
+  /** The last failure's text while passes keep failing, else null. */
+  public String lastError() {
+    return loop.lastError();
+  }
+
+  /** The loop's thread runs (for /healthz). */
+  public boolean alive() {
+    return loop.alive();
+  }
+
+  /** Remote leases known (held ones included). */
+  public int size() {
+    return table.size();
+  }
+
+  /** Peers held in grace after their lease expired. */
+  public int inGrace() {
+    return table.inGrace();
+  }
+
+  /** Peers held in grace with the end of each grace. */
+  public Map<Ipv4Subnet, Instant> held() {
+    return table.held();
+  }
+
+  /** Every remote lease (held ones included), in subnet order. */
+  public List<SubnetLease> remotes() {
+    return table.remotes();
+  }
+
+  /** Peers whose entries are programmed. */
+  public int programmedPeers() {
+    return applied.size();
+  }
+
+  /** Stops the loop; kernel state stays as it is. */
+  @Override
+  public void close() {
+    timer.shutdownNow();
+    loop.close();
+  }
+}
