@@ -20,6 +20,8 @@ import dev.tartan.agent.netlink.rtnl.NetlinkMonitor;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
 import dev.tartan.agent.routing.DriftWatcher;
+import dev.tartan.agent.routing.GraceFile;
+import dev.tartan.agent.routing.PeerCapacity;
 import dev.tartan.agent.routing.PeerLog;
 import dev.tartan.agent.routing.PeerSync;
 import dev.tartan.agent.routing.Reconciler;
@@ -129,6 +131,10 @@ public final class Agent implements AutoCloseable {
           + "\", but Tartan implements vxlan only: set \"Backend\": {\"Type\": \"vxlan\"} in "
           + store.configKey());
     }
+    Optional<String> tooSmall = PeerCapacity.check(network, Runtime.getRuntime().maxMemory());
+    if (tooSmall.isPresent()) {
+      throw new AgentException(tooSmall.get());
+    }
     VxlanBackendConfig backend = VxlanBackendConfig.parse(network.backendJson());
     traffic = TrafficRules.create(cfg.ipMasq(), cfg.ipMasqFullyRandomDisable(), cfg.iptablesForwardRules(),
         network.enableNFTables());
@@ -171,6 +177,7 @@ public final class Agent implements AutoCloseable {
     peers = new PeerSync(vxlan, new Reconciler(nl, peerLog), peerLog, acquired.subnet(), cfg.resyncInterval(),
         cfg.peerExpiryGrace(), Clock.systemUTC(), metrics::timed);
     closers.add(peers);
+    peers.graceFile(GraceFile.beside(cfg.subnetFile()));
     peers.onChange(this::peersChanged);
     metrics.peers(peers::size, peers::inGrace);
     watch = store.watch(new OwnLeaseGuard(peers));

@@ -49,6 +49,11 @@ final class LogLimiter {
     return n;
   }
 
+  /** True while suppressed lines are counted and not yet taken. */
+  synchronized boolean pending() {
+    return suppressed > 0;
+  }
+
   private void roll() {
     long now = nanos.getAsLong();
     if (!started || now - windowStart >= WINDOW) {

@@ -28,11 +28,17 @@ public final class PeerLog {
   }
 
   private void line(String format, Object... args) {
+    flush(); // the count of an earlier second first
     if (limiter.allow()) {
       log.info(format, args);
     } else {
       log.debug(format, args);
     }
+  }
+
+  /** True while lines were left out that {@link #flush()} has not reported yet. */
+  public boolean pending() {
+    return limiter.pending();
   }
 
   /** Prints how many lines were left out, once the second they fell in is over. */

@@ -79,6 +79,8 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
   private final Map<String, PeerEntries> byMac = new ConcurrentHashMap<>();
   private volatile int link = -1;
   // the pass's own
+  private volatile java.nio.file.Path graceFile;
+  private List<GraceFile.Held> graceWritten;
   private Instant lastFull;
   private boolean conflicts;
 
@@ -111,6 +113,11 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
   /** Starts the loop; its first pass waits for the first snapshot. */
   public void start() {
     loop.start();
+  }
+
+  /** Where to list the peers held in grace for {@code tartan doctor} ({@link GraceFile}); null for nowhere. */
+  public void graceFile(java.nio.file.Path file) {
+    this.graceFile = file;
   }
 
   /** Called (on the watch's thread) after the set of peers changed; must not block. */
@@ -247,7 +254,12 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
       if (f == null && (lastFull == null || !now.isBefore(lastFull.plus(resync)))) {
         f = PERIODIC;
       }
+      if (f != null && !f.summary() && !conflicts && (!todo.isEmpty() || !fixes.isEmpty())) {
+        // a resync that meets pending lease changes: apply them as changes (logged per peer) first
+        incremental(todo, fixes, expired);
+      }
       ReconcileResult r = f != null ? fullPass(f, now) : incremental(todo, fixes, expired);
+      writeGraceFile();
       Instant next = table.nextGraceEnd();
       if (next != null && !next.isAfter(now)) {
         loop.trigger();
@@ -260,6 +272,36 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
       throw e;
     } finally {
       peerLog.flush();
+      if (peerLog.pending()) {
+        try { // report what was left out once its second is over, even if no pass runs then
+          timer.schedule(peerLog::flush, 1100, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException closing) {
+          // stopping
+        }
+      }
+    }
+  }
+
+  private void writeGraceFile() {
+    java.nio.file.Path file = graceFile;
+    if (file == null) {
+      return;
+    }
+    List<GraceFile.Held> now = new ArrayList<>();
+    for (Map.Entry<Ipv4Subnet, Instant> h : new java.util.TreeMap<>(table.held()).entrySet()) {
+      PeerEntries p = applied.get(h.getKey());
+      if (p != null && p.fdb().dst() != null) {
+        now.add(new GraceFile.Held(h.getKey(), p.fdb().dst(), p.mac(), h.getValue()));
+      }
+    }
+    if (now.equals(graceWritten)) {
+      return;
+    }
+    graceWritten = now;
+    try {
+      GraceFile.write(file, now);
+    } catch (java.io.IOException e) {
+      log.warn("cannot write {} (the peers held in grace, for tartan doctor): {}", file, e.toString());
     }
   }
 
