@@ -251,7 +251,7 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
       if (f == null && conflicts && !todo.isEmpty()) {
         f = new Full("conflicting leases", false);
       }
-      if (f == null && (lastFull == null || !now.isBefore(lastFull.plus(resync)))) {
+      if (f == null && (lastFull == null || !now.isBefore(lastFull.plus(resync)) || now.isBefore(lastFull))) {
         f = PERIODIC;
       }
       if (f != null && !f.summary() && !conflicts && (!todo.isEmpty() || !fixes.isEmpty())) {

@@ -198,6 +198,45 @@ class ScaleIT {
     assertThat(added).as("per-peer lines are rate-limited").isLessThan(BURST / 2);
     assertThat(after).contains("more peer changes not logged one by one");
     System.out.println("SCALE: log lines in total: " + agent.log().lines().count());
+
+    // single lease PUTs at 21,000 peers: etcdctl put issued -> the route in the kernel (ip monitor)
+    Process monitor = new ProcessBuilder("ip", "-n", bed.host(1), "monitor", "route").redirectErrorStream(true).start();
+    java.util.concurrent.ConcurrentHashMap<String, Long> seen = new java.util.concurrent.ConcurrentHashMap<>();
+    Thread reader = new Thread(() -> {
+      try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(monitor.getInputStream()))) {
+        for (String l = in.readLine(); l != null; l = in.readLine()) {
+          seen.putIfAbsent(l.split(" ")[0], System.nanoTime());
+        }
+      } catch (java.io.IOException e) {
+        // monitor stopped
+      }
+    });
+    reader.setDaemon(true);
+    reader.start();
+    try {
+      Testbed.sleep(500);
+      List<Long> millis = new ArrayList<>();
+      for (int i = PEERS + BURST + 1; i <= PEERS + BURST + 30; i++) {
+        if ((subnet(i) + "/24").equals(own)) {
+          continue;
+        }
+        String key = subnet(i) + "/24";
+        String json = "{\"PublicIP\":\"" + publicIp(i) + "\",\"BackendType\":\"vxlan\",\"BackendData\":"
+            + "{\"VNI\":1,\"VtepMAC\":\"" + mac(i) + "\"}}";
+        long put = System.nanoTime();
+        bed.etcdctl("put", SUBNETS + subnet(i) + "-24", json);
+        Testbed.await(Duration.ofSeconds(10), () -> seen.containsKey(key));
+        Long at = seen.get(key);
+        assertThat(at).as("route %s programmed", key).isNotNull();
+        millis.add((at - put) / 1_000_000);
+        Testbed.sleep(100);
+      }
+      millis.sort(null);
+      System.out.printf("SCALE: PUT -> route at %,d peers, %d samples (etcdctl start included): p50 %d ms, "
+          + "max %d ms%n", PEERS + BURST, millis.size(), millis.get(millis.size() / 2), millis.get(millis.size() - 1));
+    } finally {
+      monitor.destroyForcibly();
+    }
   }
 
   static String tail(AgentProcess a) {
