@@ -7,7 +7,6 @@ import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseEvent;
 import dev.tartan.store.LeaseListener;
 import dev.tartan.store.SubnetLease;
-import java.net.Inet4Address;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -19,7 +18,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -74,10 +72,7 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
   private boolean snapshotSeen;
 
   // what is programmed; written by the pass, read by the DriftWatcher's thread too
-  private final Map<Ipv4Subnet, PeerEntries> applied = new ConcurrentHashMap<>();
-  private final Map<Inet4Address, PeerEntries> byGateway = new ConcurrentHashMap<>();
-  private final Map<String, PeerEntries> byMac = new ConcurrentHashMap<>();
-  private volatile int link = -1;
+  private final ProgrammedPeers applied = new ProgrammedPeers();
   // the pass's own
   private volatile java.nio.file.Path graceFile;
   private List<GraceFile.Held> graceWritten;
@@ -307,58 +302,10 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
 
   private ReconcileResult fullPass(Full f, Instant now) throws Exception {
     DesiredState desired = overlay.desired(table.remotes());
-    link = desired.link();
     conflicts = !desired.conflicts().isEmpty();
-    index(desired);
+    applied.replaceWith(desired);
     lastFull = now;
     return reconciler.reconcile(desired, f.summary() ? f.reason() : null);
-  }
-
-  /** Rebuilds what is programmed from a full desired state (before its batch: drift sees it). */
-  private void index(DesiredState desired) {
-    Map<Inet4Address, Neighbour> neigh = new HashMap<>();
-    for (Neighbour n : desired.neighbours()) {
-      neigh.put(n.ip(), n);
-    }
-    Map<String, FdbEntry> fdb = new HashMap<>();
-    for (FdbEntry e : desired.fdb()) {
-      fdb.put(e.mac(), e);
-    }
-    Set<Ipv4Subnet> seen = new HashSet<>();
-    for (Route r : desired.routes()) {
-      Neighbour n = r.gateway() == null ? null : neigh.get(r.gateway());
-      FdbEntry e = n == null ? null : fdb.get(n.mac());
-      if (e == null) {
-        continue;
-      }
-      PeerEntries p = new PeerEntries(n, e, r);
-      PeerEntries old = applied.get(p.subnet());
-      if (!p.equals(old)) {
-        forget(old);
-        remember(p);
-      }
-      seen.add(p.subnet());
-    }
-    for (PeerEntries old : List.copyOf(applied.values())) {
-      if (!seen.contains(old.subnet())) {
-        forget(old);
-      }
-    }
-  }
-
-  private void remember(PeerEntries p) {
-    applied.put(p.subnet(), p);
-    byGateway.put(p.neighbour().ip(), p);
-    byMac.put(p.mac(), p);
-  }
-
-  private void forget(PeerEntries p) {
-    if (p == null) {
-      return;
-    }
-    applied.remove(p.subnet(), p);
-    byGateway.remove(p.neighbour().ip(), p);
-    byMac.remove(p.mac(), p);
   }
 
   private record Change(PeerEntries before, PeerEntries after, boolean expired) {}
@@ -383,7 +330,7 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
         continue;
       }
       PeerEntries p = (PeerEntries) spec;
-      PeerEntries owner = byMac.get(p.mac());
+      PeerEntries owner = applied.byMac(p.mac());
       Ipv4Subnet claimed = nextMacs.putIfAbsent(p.mac(), s);
       if ((owner != null && !owner.subnet().equals(s) && !todo.contains(owner.subnet())) || claimed != null) {
         return fullPass(new Full("conflicting leases", false), clock.instant());
@@ -404,29 +351,27 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
       changes.add(new Change(before, after, expired.contains(s)));
     }
     for (Change c : changes) { // removals first: a MAC may move from one peer to another
-      if (c.before() != null) {
-        forget(c.before());
-      }
+      applied.remove(c.before());
     }
     for (Change c : changes) {
       if (c.after() != null) {
-        remember(c.after());
+        applied.put(c.after());
       }
     }
     List<Object> repaired = new ArrayList<>();
     for (DriftWatcher.Repair r : fixes) {
       Object e = r.entry();
-      if (e instanceof Route x && x.equals(routeOf(x.dst()))) {
-        plan.routeAdd().add(x);
-        repaired.add(x);
-      } else if (e instanceof Neighbour x && byGateway.get(x.ip()) != null
-          && x.equals(byGateway.get(x.ip()).neighbour())) {
-        plan.neighAdd().add(x);
-        repaired.add(x);
-      } else if (e instanceof FdbEntry x && byMac.get(x.mac()) != null && x.equals(byMac.get(x.mac()).fdb())) {
-        plan.fdbAdd().add(x);
-        repaired.add(x);
+      if (!applied.contains(e)) {
+        continue; // no longer ours (the peer changed or left meanwhile)
       }
+      if (e instanceof Route x) {
+        plan.routeAdd().add(x);
+      } else if (e instanceof Neighbour x) {
+        plan.neighAdd().add(x);
+      } else if (e instanceof FdbEntry x) {
+        plan.fdbAdd().add(x);
+      }
+      repaired.add(e);
     }
     Set<Object> failed = reconciler.apply(plan);
     if (!failed.isEmpty()) {
@@ -465,11 +410,6 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
     return new ReconcileResult(nc, fc, rc, added, removed, Duration.ofNanos(System.nanoTime() - start));
   }
 
-  private Route routeOf(Ipv4Subnet dst) {
-    PeerEntries p = applied.get(dst);
-    return p == null ? null : p.route();
-  }
-
   private static <T> ReconcileResult.Counts counts(int expected, List<T> add, List<T> del, Set<Object> failed) {
     int addFailed = 0;
     for (T t : add) {
@@ -487,29 +427,7 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
 
   /** What is programmed now, for the {@link DriftWatcher}. */
   public DriftWatcher.Programmed programmed() {
-    return new DriftWatcher.Programmed() {
-      @Override
-      public int link() {
-        return link;
-      }
-
-      @Override
-      public Route route(Ipv4Subnet dst) {
-        return routeOf(dst);
-      }
-
-      @Override
-      public Neighbour neighbour(Inet4Address ip) {
-        PeerEntries p = byGateway.get(ip);
-        return p == null ? null : p.neighbour();
-      }
-
-      @Override
-      public FdbEntry fdb(String mac) {
-        PeerEntries p = byMac.get(mac);
-        return p == null ? null : p.fdb();
-      }
-    };
+    return applied;
   }
 
   /** True once the first lease snapshot arrived. */
