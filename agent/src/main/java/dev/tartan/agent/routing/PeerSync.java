@@ -52,6 +52,7 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
   private record Full(String reason, boolean summary) {}
 
   private static final Full PERIODIC = new Full("resync", false);
+  private static final String CONFLICTS = "conflicting leases";
 
   private final PeerOverlay overlay;
   private final Reconciler reconciler;
@@ -77,6 +78,7 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
   private volatile java.nio.file.Path graceFile;
   private List<GraceFile.Held> graceWritten;
   private Instant lastFull;
+  private DesiredState lastDesired; // device, skipped and conflicts of the last state computed from the leases
   private boolean conflicts;
 
   /**
@@ -244,7 +246,7 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
         f = new Full("device recreated", true);
       }
       if (f == null && conflicts && !todo.isEmpty()) {
-        f = new Full("conflicting leases", false);
+        f = new Full(CONFLICTS, false);
       }
       if (f == null && (lastFull == null || !now.isBefore(lastFull.plus(resync)) || now.isBefore(lastFull))) {
         f = PERIODIC;
@@ -300,10 +302,24 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
     }
   }
 
+  /**
+   * The full pass. The desired state is computed from the leases again for a start, re-list, new
+   * device or own subnet, and while leases conflict; a resync (periodic, after a monitor overrun,
+   * a failed batch or pass) checks the kernel against what is programmed, which the incremental
+   * passes keep equal to the leases' entries: no lease is decoded again.
+   */
   private ReconcileResult fullPass(Full f, Instant now) throws Exception {
-    DesiredState desired = overlay.desired(table.remotes());
-    conflicts = !desired.conflicts().isEmpty();
-    applied.replaceWith(desired);
+    DesiredState desired;
+    boolean recompute = f.summary() || conflicts || lastDesired == null || f.reason().equals(CONFLICTS);
+    if (recompute) {
+      desired = overlay.desired(table.remotes());
+      conflicts = !desired.conflicts().isEmpty();
+      applied.replaceWith(desired);
+      lastDesired = new DesiredState(desired.link(), Set.of(), Set.of(), Set.of(), desired.skipped(),
+          desired.conflicts()); // without the entries: those are in `applied`
+    } else {
+      desired = applied.asDesired(lastDesired);
+    }
     lastFull = now;
     return reconciler.reconcile(desired, f.summary() ? f.reason() : null);
   }
@@ -322,7 +338,7 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
         continue;
       }
       if (table.overlapsAnother(s)) {
-        return fullPass(new Full("conflicting leases", false), clock.instant());
+        return fullPass(new Full(CONFLICTS, false), clock.instant());
       }
       PeerSpec spec = overlay.peer(lease);
       if (spec instanceof DesiredState.Skipped sk) {
@@ -333,7 +349,7 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
       PeerEntries owner = applied.byMac(p.mac());
       Ipv4Subnet claimed = nextMacs.putIfAbsent(p.mac(), s);
       if ((owner != null && !owner.subnet().equals(s) && !todo.contains(owner.subnet())) || claimed != null) {
-        return fullPass(new Full("conflicting leases", false), clock.instant());
+        return fullPass(new Full(CONFLICTS, false), clock.instant());
       }
       next.put(s, p);
     }

@@ -83,6 +83,22 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
     }
   }
 
+  /**
+   * What is programmed now as a desired state on the device of {@code computed} (the last state
+   * computed from the leases), with its skipped and conflicting leases.
+   */
+  DesiredState asDesired(DesiredState computed) {
+    Set<Neighbour> n = new HashSet<>();
+    Set<FdbEntry> f = new HashSet<>();
+    Set<Route> r = new HashSet<>();
+    for (PeerEntries p : bySubnet.values()) {
+      n.add(p.neighbour());
+      f.add(p.fdb());
+      r.add(p.route());
+    }
+    return new DesiredState(computed.link(), n, f, r, computed.skipped(), computed.conflicts());
+  }
+
   /** True when {@code entry} is one of the entries programmed now (a repair may write it again). */
   boolean contains(Object entry) {
     if (entry instanceof Route r) {

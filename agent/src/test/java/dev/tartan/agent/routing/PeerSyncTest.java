@@ -65,8 +65,41 @@ class PeerSyncTest {
     }
   }
 
+  /** The VXLAN network, counting how often the whole desired state is computed from the leases. */
+  static final class CountingOverlay implements PeerOverlay {
+    final VxlanNetwork network;
+    int desiredCalls;
+
+    CountingOverlay(VxlanNetwork network) {
+      this.network = network;
+    }
+
+    @Override
+    public boolean repair() throws dev.tartan.agent.netlink.NetlinkException {
+      return network.repair();
+    }
+
+    @Override
+    public void ownSubnet(Ipv4Subnet subnet) {
+      network.ownSubnet(subnet);
+    }
+
+    @Override
+    public DesiredState desired(java.util.Collection<SubnetLease> remotes) {
+      desiredCalls++;
+      return network.desired(remotes);
+    }
+
+    @Override
+    public PeerSpec peer(SubnetLease lease) {
+      return network.peer(lease);
+    }
+  }
+
   FakeRtNetlink nl;
   Link dev;
+  CountingOverlay overlay;
+  dev.tartan.agent.netlink.rtnl.NetlinkMonitor monitor;
   ManualClock clock;
   PeerSync sync;
   DriftWatcher drift;
@@ -81,10 +114,11 @@ class PeerSyncTest {
     dev = network.configure(OWN);
     clock = new ManualClock();
     PeerLog log = new PeerLog();
-    sync = new PeerSync(network, new Reconciler(nl, log), log, OWN, Duration.ofHours(1), GRACE, clock,
+    overlay = new CountingOverlay(network);
+    sync = new PeerSync(overlay, new Reconciler(nl, log), log, OWN, Duration.ofHours(1), GRACE, clock,
         UnaryOperator.identity());
     drift = new DriftWatcher(sync.programmed(), network.deviceName(), "cni0", sync::repair, name -> { });
-    nl.monitor(drift);
+    monitor = nl.monitor(drift);
     sync.onSnapshot(List.of(P2, P3));
     ReconcileResult first = sync.runPass();
     assertThat(first.routes().present()).isEqualTo(2);
@@ -220,6 +254,24 @@ class PeerSyncTest {
     clock.advance(Duration.ofHours(1));
     sync.runPass();
     assertThat(nl.dumps()).isEqualTo(3);
+  }
+
+  @Test
+  void aPeriodicResyncDecodesNoLeaseAndRepairsWhatTheMonitorMissed() throws Exception {
+    sync.onEvents(List.of(new LeaseEvent.Added(P4)));
+    sync.runPass();
+    int computed = overlay.desiredCalls;
+    monitor.close(); // the monitor misses the next deletion
+    nl.deleteRoute(Route.overlay(net("10.244.4.0/24"), ip("10.244.4.0"), dev.index()));
+    nl.clearCalls();
+
+    clock.advance(Duration.ofHours(1));
+    sync.runPass();
+
+    assertThat(nl.dumps()).isEqualTo(3);
+    assertThat(nl.writes()).containsExactly("replaceRoute");
+    assertThat(overlay.desiredCalls).isEqualTo(computed);
+    assertThat(kernel()).contains("route 10.244.4.0/24", "route 10.244.2.0/24", "route 10.244.3.0/24");
   }
 
   @Test
