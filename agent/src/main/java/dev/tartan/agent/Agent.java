@@ -22,8 +22,10 @@ import dev.tartan.agent.netlink.rtnl.NetlinkMonitor;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
 import dev.tartan.agent.routing.DriftWatcher;
-import dev.tartan.agent.routing.PeerTable;
-import dev.tartan.agent.routing.ReconcileLoop;
+import dev.tartan.agent.routing.GraceFile;
+import dev.tartan.agent.routing.PeerCapacity;
+import dev.tartan.agent.routing.PeerLog;
+import dev.tartan.agent.routing.PeerSync;
 import dev.tartan.agent.routing.Reconciler;
 import dev.tartan.agent.subnetenv.SubnetEnv;
 import dev.tartan.agent.subnetenv.SubnetEnvFile;
@@ -38,6 +40,7 @@ import dev.tartan.store.NetworkConfigMissingException;
 import dev.tartan.store.SubnetLease;
 import dev.tartan.store.Subscription;
 import dev.tartan.store.AccessDeniedException;
+import dev.tartan.store.RequestRejectedException;
 import dev.tartan.store.Store;
 import dev.tartan.store.etcd.EtcdStores;
 import java.io.IOException;
@@ -93,8 +96,7 @@ public final class Agent implements AutoCloseable {
   private ExternalInterface external;
   private VxlanNetwork vxlan;
   private TrafficRules traffic;
-  private PeerTable peers;
-  private ReconcileLoop loop;
+  private PeerSync peers;
   private volatile LeaseKeeper keeper;
   /** Why etcd refused our lease for good (the keeper stopped), else null. */
   private volatile String leaseRefused;
@@ -126,6 +128,10 @@ public final class Agent implements AutoCloseable {
     Optional<String> refused = BackendTypes.refusal(network.backendType(), store.configKey());
     if (refused.isPresent()) {
       throw new AgentException(refused.get());
+    }
+    Optional<String> tooSmall = PeerCapacity.check(network, Runtime.getRuntime().maxMemory());
+    if (tooSmall.isPresent()) {
+      throw new AgentException(tooSmall.get());
     }
     VxlanBackendConfig backend = VxlanBackendConfig.parse(network.backendJson());
     traffic = TrafficRules.create(cfg.ipMasq(), cfg.ipMasqFullyRandomDisable(), cfg.iptablesForwardRules(),
@@ -166,12 +172,13 @@ public final class Agent implements AutoCloseable {
     writeSubnetFile(acquired.subnet());
 
     notReady = "syncing peers";
-    Reconciler reconciler = new Reconciler(nl);
-    loop = new ReconcileLoop("tartan-reconcile", cfg.resyncInterval(),
-        metrics.timed(vxlan.pass(reconciler, this::remotes)));
-    closers.add(loop);
-    peers = new PeerTable(acquired.subnet(), this::peersChanged);
-    metrics.peers(peers::size);
+    PeerLog peerLog = new PeerLog();
+    peers = new PeerSync(vxlan, new Reconciler(nl, peerLog), peerLog, acquired.subnet(), cfg.resyncInterval(),
+        cfg.peerExpiryGrace(), Clock.systemUTC(), metrics::timed);
+    closers.add(peers);
+    peers.graceFile(GraceFile.beside(cfg.subnetFile()));
+    peers.onChange(this::peersChanged);
+    metrics.peers(peers::size, peers::inGrace);
     watch = store.watch(new OwnLeaseGuard(peers));
     closers.add(watch);
     awaitFirstSnapshot();
@@ -186,14 +193,14 @@ public final class Agent implements AutoCloseable {
         log.warn("cannot check for vxlan peer filter rules an earlier run left: {}", e.getMessage());
       }
     }
-    loop.start(); // only now: a pass before the first snapshot would remove every peer
-    DriftWatcher drift = new DriftWatcher(reconciler::lastApplied, vxlan.deviceName(), vxlan.bridgeName(),
-        loop::trigger, name -> { }); // the watcher logs it; the loop's next pass recreates the device
+    peers.start();
+    DriftWatcher drift = new DriftWatcher(peers.programmed(), vxlan.deviceName(), vxlan.bridgeName(),
+        peers::repair, name -> { }); // the watcher logs it; the next pass recreates the device
     metrics.drift(drift::counts);
     NetlinkMonitor monitor = RtNetlinkClient.monitor(null, drift);
     closers.add(monitor);
-    while (!loop.awaitSynced(Duration.ofSeconds(30))) {
-      log.warn("first peer sync not done after 30 s: {}", loop.lastError());
+    while (!peers.awaitKernelSynced(Duration.ofSeconds(30))) {
+      log.warn("first peer sync not done after 30 s: {}", peers.lastError());
     }
 
     keeper.startRenewing();
@@ -255,7 +262,7 @@ public final class Agent implements AutoCloseable {
     if (closing) {
       return Check.failing("stopping");
     }
-    ReconcileLoop l = loop;
+    PeerSync l = peers;
     if (l != null && !l.alive()) {
       return Check.failing("the reconcile loop stopped");
     }
@@ -280,7 +287,7 @@ public final class Agent implements AutoCloseable {
     if (d == null || !d.up()) {
       return Check.failing(vxlan.deviceName() + " is not up");
     }
-    if (!loop.synced()) {
+    if (!peers.kernelSynced()) {
       return Check.failing("peers not synced yet");
     }
     return Check.passing();
@@ -290,10 +297,6 @@ public final class Agent implements AutoCloseable {
 
   private LeaseAttrs attrs() {
     return LeaseAttrs.ipv4(external.publicIp(), "vxlan", vxlan.leaseData().toJson());
-  }
-
-  private List<SubnetLease> remotes() {
-    return peers.remotes();
   }
 
   private SubnetLease lease() {
@@ -334,12 +337,11 @@ public final class Agent implements AutoCloseable {
     public void reacquired(SubnetLease old, SubnetLease l) throws IptablesException, IOException {
       metrics.leaseReacquired();
       if (!l.subnet().equals(old.subnet())) {
-        vxlan.ownSubnet(l.subnet());
         peers.ownSubnet(l.subnet());
         traffic.install(network.network(), l.subnet(), Optional.of(network.network()), Optional.of(old.subnet()));
         writeSubnetFile(l.subnet());
       }
-      loop.trigger();
+      peers.trigger();
     }
 
     @Override
@@ -387,15 +389,15 @@ public final class Agent implements AutoCloseable {
    * another host); a snapshot the keeper holds back (etcd lost its data) is not passed on to the peers.
    */
   private final class OwnLeaseGuard implements LeaseListener {
-    private final PeerTable delegate;
+    private final PeerSync delegate;
 
-    OwnLeaseGuard(PeerTable delegate) {
+    OwnLeaseGuard(PeerSync delegate) {
       this.delegate = delegate;
     }
 
     @Override
     public void onSnapshot(List<SubnetLease> all) {
-      if (keeper.onSnapshot(all, delegate.synced())) {
+      if (keeper.onSnapshot(all, delegate.snapshotSeen())) {
         delegate.onSnapshot(all);
       }
     }
@@ -421,7 +423,7 @@ public final class Agent implements AutoCloseable {
 
   private void awaitFirstSnapshot() throws InterruptedException {
     long waited = 0;
-    while (!peers.synced()) {
+    while (!peers.snapshotSeen()) {
       if (closing) {
         throw new InterruptedException("stopped while waiting for the first lease snapshot");
       }
@@ -440,9 +442,8 @@ public final class Agent implements AutoCloseable {
         subnet.prefixLength());
   }
 
-  /** The peers changed: reconcile, and re-sync the VXLAN peer filter (coalesced, off the watch thread). */
+  /** The peers changed: re-sync the VXLAN peer filter (coalesced, off the watch thread). */
   private void peersChanged() {
-    loop.trigger();
     if (peerFilter != null && !closing && peerFilterPending.compareAndSet(false, true)) {
       try {
         houseExec.execute(this::syncPeerFilter);
@@ -494,8 +495,9 @@ public final class Agent implements AutoCloseable {
     while (true) {
       try {
         return call.call();
-      } catch (AccessDeniedException e) {
-        throw new AgentException(e.getMessage()); // wrong CA, certificate or password: retrying cannot help
+      } catch (AccessDeniedException | RequestRejectedException e) {
+        // wrong CA, certificate or password, or a request etcd will never accept: retrying cannot help
+        throw new AgentException(e.getMessage());
       } catch (NetworkConfigMissingException e) {
         if (!e.getMessage().equals(lastLogged)) {
           log.info("waiting for the network config: {} (create it with `tartan network init --network CIDR`)",

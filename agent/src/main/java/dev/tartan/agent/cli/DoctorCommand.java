@@ -18,6 +18,7 @@ import dev.tartan.agent.firewall.Rule;
 import dev.tartan.agent.firewall.RuleSet;
 import dev.tartan.agent.netlink.NetlinkException;
 import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
+import dev.tartan.agent.routing.GraceFile;
 import dev.tartan.agent.subnetenv.SubnetEnv;
 import dev.tartan.agent.subnetenv.SubnetEnvFile;
 import dev.tartan.store.LeaseStoreException;
@@ -124,9 +125,11 @@ public final class DoctorCommand implements Callable<Integer>, Cli.QuietLogs {
       progress.step("reading " + subnetFile);
       Diagnosis.SubnetFile file = readSubnetFile(subnetFile);
 
+      List<GraceFile.Held> held = readHeld(subnetFile, Clock.systemUTC().instant());
+
       progress.step("comparing " + leases.size() + " leases with this host");
       report = Diagnosis.examine(new Diagnosis.Inputs(cfg, subnetsPrefix, leases, kernel,
-          new Diagnosis.Identity(publicIp, iface), file, new LazyIptables(), Diagnosis.defaultBridge()));
+          new Diagnosis.Identity(publicIp, iface), file, new LazyIptables(), Diagnosis.defaultBridge(), held));
     }
     PrintWriter out = spec.commandLine().getOut();
     if (format == LeasesCommand.Format.json) {
@@ -136,6 +139,15 @@ public final class DoctorCommand implements Callable<Integer>, Cli.QuietLogs {
     }
     out.flush();
     return report.consistent() ? 0 : Cli.EXIT_FAILURE;
+  }
+
+  /** The peers the agent lists as held in grace (beside the subnet file) whose grace has not ended. */
+  static List<GraceFile.Held> readHeld(Path subnetFile, Instant now) {
+    try {
+      return GraceFile.read(GraceFile.beside(subnetFile)).stream().filter(h -> h.until().isAfter(now)).toList();
+    } catch (IOException e) {
+      return List.of(); // unreadable: their entries show up as stale, which is what they would be
+    }
   }
 
   static Diagnosis.SubnetFile readSubnetFile(Path path) {
@@ -177,6 +189,20 @@ public final class DoctorCommand implements Callable<Integer>, Cli.QuietLogs {
   static String text(Report r) {
     StringBuilder sb = new StringBuilder();
     sb.append(summary(r)).append('\n');
+    if (!r.held().isEmpty()) {
+      sb.append(r.held().size()).append(r.held().size() == 1 ? " peer" : " peers")
+          .append(" held in grace (lease expired; kept programmed until renewed, leased again or the grace ends):");
+      int shown = 0;
+      for (GraceFile.Held h : r.held()) {
+        if (shown++ == 10) {
+          sb.append(" and ").append(r.held().size() - 10).append(" more");
+          break;
+        }
+        sb.append(shown == 1 ? " " : ", ").append(h.subnet()).append(" (").append(h.publicIp().getHostAddress())
+            .append(") until ").append(h.until());
+      }
+      sb.append('\n');
+    }
     if (r.consistent()) {
       sb.append("consistent: no discrepancies\n");
       return sb.toString();
@@ -226,6 +252,11 @@ public final class DoctorCommand implements Callable<Integer>, Cli.QuietLogs {
   static String json(Report r, Instant now) {
     ObjectNode root = JSON.createObjectNode();
     root.put("consistent", r.consistent());
+    ArrayNode held = root.putArray("peersInGrace");
+    for (GraceFile.Held h : r.held()) {
+      held.addObject().put("subnet", h.subnet().toString()).put("publicIp", h.publicIp().getHostAddress())
+          .put("until", h.until().toString());
+    }
     Report.Host h = r.host();
     if (h == null) {
       root.putNull("host");

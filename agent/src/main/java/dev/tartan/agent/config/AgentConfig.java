@@ -41,6 +41,8 @@ import java.util.regex.Pattern;
  * @param configFile             the {@code --config} file that was read, or null
  * @param vxlanPeerFilter        {@code --vxlan-peer-filter}: accept VXLAN packets only from the
  *                               public IPs of the network's hosts
+ * @param peerExpiryGrace        {@code --peer-expiry-grace}: how long a peer whose lease expired
+ *                               keeps its entries; zero or more
  */
 public record AgentConfig(
     List<URI> etcdEndpoints,
@@ -65,7 +67,11 @@ public record AgentConfig(
     Duration leaseTtl,
     Duration resyncInterval,
     Path configFile,
-    boolean vxlanPeerFilter) {
+    boolean vxlanPeerFilter,
+    Duration peerExpiryGrace) {
+
+  /** Default of {@code --peer-expiry-grace}. */
+  public static final Duration DEFAULT_PEER_EXPIRY_GRACE = Duration.ofSeconds(60);
 
   /** Smallest and largest {@code --subnet-lease-renew-margin}, in minutes (flannel's range). */
   public static final int MIN_RENEW_MARGIN_MINUTES = 1;
@@ -104,6 +110,23 @@ public record AgentConfig(
       throw new IllegalArgumentException("lease-ttl must be whole seconds, at least 1s, got " + leaseTtl);
     }
     requirePositive(requireNonNull(resyncInterval, "resyncInterval"), "resync-interval");
+    requireNonNull(peerExpiryGrace, "peerExpiryGrace");
+    if (peerExpiryGrace.isNegative()) {
+      throw new IllegalArgumentException("peer-expiry-grace must not be negative, got " + peerExpiryGrace);
+    }
+  }
+
+  /** Without {@code peerExpiryGrace} (the default), the shape before that setting existed. */
+  public AgentConfig(List<URI> etcdEndpoints, String etcdPrefix, Path etcdCaFile, Path etcdCertFile,
+      Path etcdKeyFile, String etcdUsername, String etcdPassword, List<String> iface,
+      List<String> ifaceRegex, Inet4Address ifaceCanReach, Inet4Address publicIp, Path subnetFile,
+      Duration subnetLeaseRenewMargin, boolean ipMasq, boolean ipMasqFullyRandomDisable,
+      boolean iptablesForwardRules, Duration iptablesResync, InetAddress healthzIp, int healthzPort,
+      Duration leaseTtl, Duration resyncInterval, Path configFile, boolean vxlanPeerFilter) {
+    this(etcdEndpoints, etcdPrefix, etcdCaFile, etcdCertFile, etcdKeyFile, etcdUsername, etcdPassword,
+        iface, ifaceRegex, ifaceCanReach, publicIp, subnetFile, subnetLeaseRenewMargin, ipMasq,
+        ipMasqFullyRandomDisable, iptablesForwardRules, iptablesResync, healthzIp, healthzPort,
+        leaseTtl, resyncInterval, configFile, vxlanPeerFilter, DEFAULT_PEER_EXPIRY_GRACE);
   }
 
   /** Without {@code vxlanPeerFilter} (false), the shape before that setting existed. */
@@ -192,7 +215,8 @@ public record AgentConfig(
         + ", ipMasq=" + ipMasq + ", ipMasqFullyRandomDisable=" + ipMasqFullyRandomDisable
         + ", iptablesForwardRules=" + iptablesForwardRules + ", iptablesResync=" + iptablesResync
         + ", healthzIp=" + text(healthzIp) + ", healthzPort=" + healthzPort + ", leaseTtl=" + leaseTtl
-        + ", resyncInterval=" + resyncInterval + ", configFile=" + configFile
+        + ", resyncInterval=" + resyncInterval + ", peerExpiryGrace=" + peerExpiryGrace
+        + ", configFile=" + configFile
         + ", vxlanPeerFilter=" + vxlanPeerFilter + "]";
   }
 

@@ -113,6 +113,11 @@ public final class AgentOptions {
           + "with EnableNFTables the nft table ip tartan-vxlan and its set peers (default false).")
   String vxlanPeerFilter;
 
+  @Option(names = "--peer-expiry-grace", paramLabel = "DURATION",
+      description = "Keep a peer's routes this long after its lease expired (not after a release), "
+          + "until it renews or another host takes the subnet; 0 removes at once (default 60s).")
+  String peerExpiryGrace;
+
   /** The value of {@code --config}, or null. */
   String config() {
     return config;
@@ -143,6 +148,7 @@ public final class AgentOptions {
     put(m, Setting.LEASE_TTL, leaseTtl);
     put(m, Setting.RESYNC_INTERVAL, resyncInterval);
     put(m, Setting.VXLAN_PEER_FILTER, vxlanPeerFilter);
+    put(m, Setting.PEER_EXPIRY_GRACE, peerExpiryGrace);
     return m;
   }
 

@@ -265,10 +265,11 @@ final class ConfigResolver {
     }
     Duration resync = positiveDuration(Setting.RESYNC_INTERVAL, raw);
     boolean vxlanPeerFilter = bool(Setting.VXLAN_PEER_FILTER, raw);
+    Duration peerExpiryGrace = nonNegativeDuration(Setting.PEER_EXPIRY_GRACE, raw);
     AgentConfig config = new AgentConfig(endpoints, prefix, ca, cert, key, user, password, iface,
         ifaceRegex, canReach, publicIp, subnetFile, Duration.ofMinutes(margin), ipMasq,
         randomFullyDisable, forwardRules, iptablesResync, healthzIp, healthzPort, leaseTtl, resync,
-        configFile, vxlanPeerFilter);
+        configFile, vxlanPeerFilter, peerExpiryGrace);
     try {
       config.etcdOptions();
     } catch (IllegalArgumentException e) {
@@ -409,6 +410,26 @@ final class ConfigResolver {
   /** A bare number is seconds (flannel's --iptables-resync); else HOCON units: 500ms, 10s, 24h. */
   private static Duration positiveDuration(Setting s, Map<Setting, Raw> raw)
       throws AgentConfigException {
+    Duration d = duration(s, raw);
+    if (d == null || d.isZero()) {
+      throw new AgentConfigException(s.key + " must be a positive duration like 10s, 5m or 24h "
+          + "(a bare number is seconds), got '" + text(s, raw) + "' (from " + raw.get(s).source + ")");
+    }
+    return d;
+  }
+
+  private static Duration nonNegativeDuration(Setting s, Map<Setting, Raw> raw)
+      throws AgentConfigException {
+    Duration d = duration(s, raw);
+    if (d == null) {
+      throw new AgentConfigException(s.key + " must be a duration like 60s or 2m, or 0 for none "
+          + "(a bare number is seconds), got '" + text(s, raw) + "' (from " + raw.get(s).source + ")");
+    }
+    return d;
+  }
+
+  /** The value as a duration; null when it is none or negative. */
+  private static Duration duration(Setting s, Map<Setting, Raw> raw) throws AgentConfigException {
     String v = text(s, raw);
     Duration d = null;
     if (v.matches("\\d{1,12}")) {
@@ -420,11 +441,7 @@ final class ConfigResolver {
         d = null;
       }
     }
-    if (d == null || d.isNegative() || d.isZero()) {
-      throw new AgentConfigException(s.key + " must be a positive duration like 10s, 5m or 24h "
-          + "(a bare number is seconds), got '" + v + "' (from " + raw.get(s).source + ")");
-    }
-    return d;
+    return d == null || d.isNegative() ? null : d;
   }
 
   // ---- message helpers

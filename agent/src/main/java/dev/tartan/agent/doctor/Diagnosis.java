@@ -23,6 +23,7 @@ import dev.tartan.agent.netlink.rtnl.Route;
 import dev.tartan.agent.netlink.rtnl.VxlanInfo;
 import dev.tartan.agent.netlink.rtnl.VxlanSpec;
 import dev.tartan.agent.routing.DesiredState;
+import dev.tartan.agent.routing.GraceFile;
 import dev.tartan.agent.subnetenv.SubnetEnv;
 import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.NetworkConfig;
@@ -104,10 +105,20 @@ public final class Diagnosis {
    *
    * @param subnetsPrefix the etcd key prefix of the leases ({@code /coreos.com/network/subnets/})
    * @param bridgeName    the containers' bridge ({@code cni0})
+   * @param held          peers the agent holds in grace after their lease expired ({@link GraceFile}):
+   *                      their entries are expected, not stale
    */
   public record Inputs(NetworkConfig config, String subnetsPrefix, List<SubnetLease> leases,
-      KernelState kernel, Identity identity, SubnetFile subnetFile, MasqProbe masq, String bridgeName) {
+      KernelState kernel, Identity identity, SubnetFile subnetFile, MasqProbe masq, String bridgeName,
+      List<GraceFile.Held> held) {
+    /** Without peers held in grace. */
+    public Inputs(NetworkConfig config, String subnetsPrefix, List<SubnetLease> leases, KernelState kernel,
+        Identity identity, SubnetFile subnetFile, MasqProbe masq, String bridgeName) {
+      this(config, subnetsPrefix, leases, kernel, identity, subnetFile, masq, bridgeName, List.of());
+    }
+
     public Inputs {
+      held = List.copyOf(held);
       requireNonNull(config, "config");
       requireNonNull(subnetsPrefix, "subnetsPrefix");
       leases = List.copyOf(leases);
@@ -163,7 +174,7 @@ public final class Diagnosis {
     }
 
     Report report() {
-      return new Report(host, in.leases().size(), peers, findings);
+      return new Report(host, in.leases().size(), peers, findings, in.held());
     }
 
     String configKey() {
@@ -508,9 +519,15 @@ public final class Diagnosis {
         }
       }
 
-      // entries of ours that no lease asks for
+      // entries of ours that no lease asks for (those of peers held in grace are expected)
       Set<Ipv4Subnet> wantedDst = new HashSet<>();
       routes.forEach(r -> wantedDst.add(r.dst()));
+      for (GraceFile.Held h : in.held()) {
+        wantedDst.add(h.subnet());
+        wantNeigh.putIfAbsent(h.subnet().networkAddress(), Neighbour.permanent(dev.index(),
+            h.subnet().networkAddress(), h.vtepMac()));
+        wantFdb.putIfAbsent(h.vtepMac(), new FdbEntry(dev.index(), h.vtepMac(), h.publicIp()));
+      }
       List<Route> staleRoutes = k.routes().stream()
           .filter(r -> r.link() == dev.index() && r.protocol() == Route.PROTO_TARTAN && !wantedDst.contains(r.dst()))
           .sorted(Comparator.comparing(Route::dst)).toList();

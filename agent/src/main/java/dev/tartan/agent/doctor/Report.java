@@ -1,5 +1,6 @@
 package dev.tartan.agent.doctor;
 
+import dev.tartan.agent.routing.GraceFile;
 import dev.tartan.store.SubnetLease;
 import java.net.Inet4Address;
 import java.util.List;
@@ -11,10 +12,17 @@ import java.util.List;
  * @param leases   leases in etcd
  * @param peers    peers whose neighbour, FDB entry and route were checked
  * @param findings every discrepancy, in check order; empty when the host is consistent
+ * @param held     peers the agent keeps programmed after their lease expired, until their grace ends
  */
-public record Report(Host host, int leases, int peers, List<Finding> findings) {
+public record Report(Host host, int leases, int peers, List<Finding> findings, List<GraceFile.Held> held) {
   public Report {
     findings = List.copyOf(findings);
+    held = List.copyOf(held);
+  }
+
+  /** Without peers held in grace. */
+  public Report(Host host, int leases, int peers, List<Finding> findings) {
+    this(host, leases, peers, findings, List.of());
   }
 
   public boolean consistent() {

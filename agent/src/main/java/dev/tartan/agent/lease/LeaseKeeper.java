@@ -2,6 +2,7 @@ package dev.tartan.agent.lease;
 
 import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.AccessDeniedException;
+import dev.tartan.store.RequestRejectedException;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseEvent;
 import dev.tartan.store.LeaseLostException;
@@ -304,7 +305,8 @@ public final class LeaseKeeper implements AutoCloseable {
       if (renewing) {
         scheduleRenewal(l);
       }
-    } catch (AccessDeniedException e) {
+    } catch (AccessDeniedException | RequestRejectedException e) {
+      // refused for good (TLS, credentials, permissions, a request etcd will never accept): stop with its line
       state = State.STOPPED;
       first.completeExceptionally(e);
     } catch (NetworkConfigMissingException e) {

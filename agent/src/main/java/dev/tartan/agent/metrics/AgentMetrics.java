@@ -60,6 +60,7 @@ public final class AgentMetrics {
       Map.entry("tartan_lease_renewal_failures", "Failed lease renewal attempts"),
       Map.entry("tartan_lease_reacquisitions", "Times the lease was lost and acquired again"),
       Map.entry("tartan_peers_known", "Remote leases the etcd watch knows"),
+      Map.entry("tartan_peers_in_grace", "Peers whose lease expired, kept programmed until peer-expiry-grace ends"),
       Map.entry("tartan_kernel_entries_expected", "Entries the leases ask for, after the last reconcile"),
       Map.entry("tartan_kernel_entries_present", "Expected entries present in the kernel after the last reconcile"),
       Map.entry("tartan_reconcile_runs", "Reconcile passes"),
@@ -87,6 +88,7 @@ public final class AgentMetrics {
   private volatile Supplier<SubnetLease> lease = () -> null;
   private volatile BooleanSupplier leaseHeld = () -> false;
   private volatile IntSupplier peersKnown = () -> 0;
+  private volatile IntSupplier peersInGrace = () -> 0;
   private volatile ReconcileResult lastResult;
 
   public AgentMetrics() {
@@ -106,6 +108,7 @@ public final class AgentMetrics {
     gauge("lease.held", () -> leaseHeld.getAsBoolean() ? 1 : 0);
     gauge("lease.ttl_seconds", this::ttlSeconds);
     gauge("peers.known", () -> peersKnown.getAsInt());
+    gauge("peers.in_grace", () -> peersInGrace.getAsInt());
 
     kernelGauges("route", ReconcileResult::routes);
     kernelGauges("neighbour", ReconcileResult::neighbours);
@@ -158,6 +161,12 @@ public final class AgentMetrics {
   /** The number of remote leases the watch knows. */
   public void peers(IntSupplier known) {
     this.peersKnown = Objects.requireNonNull(known, "known");
+  }
+
+  /** The number of remote leases the watch knows, and of those held in grace after their lease expired. */
+  public void peers(IntSupplier known, IntSupplier inGrace) {
+    peers(known);
+    this.peersInGrace = Objects.requireNonNull(inGrace, "inGrace");
   }
 
   /** The store's own counters ({@code StoreStats::watchReconnects}, ...). */

@@ -58,7 +58,7 @@ public record DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fd
   }
 
   /** A lease that cannot be programmed (not vxlan, undecodable BackendData, ...). */
-  public record Skipped(Ipv4Subnet subnet, String reason) {
+  public record Skipped(Ipv4Subnet subnet, String reason) implements PeerSpec {
     public Skipped {
       Objects.requireNonNull(subnet, "subnet");
       Objects.requireNonNull(reason, "reason");

@@ -8,23 +8,21 @@ import dev.tartan.agent.netlink.rtnl.Route;
 import dev.tartan.net.Ipv4Subnet;
 import java.net.Inet4Address;
 import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Turns kernel notifications into repairs: when something of ours disappears or is changed by
- * someone else, it calls {@code repair} (normally {@link ReconcileLoop#trigger()}). "Ours" is the
- * last desired state the {@link Reconciler} applied: a route, permanent neighbour or FDB entry of
- * it deleted or rewritten; the overlay device or the bridge deleted or set down (then {@code
- * linkLost} is told too, so the device is recreated and every peer re-added); and a monitor
- * overrun (events were lost). Deletions Tartan makes itself are of entries that are no longer
- * desired, so they do not trigger anything.
+ * Turns kernel notifications into repairs of the entry they name: when a route, permanent
+ * neighbour or FDB entry of ours (as {@link Programmed} says) is deleted or rewritten by someone
+ * else, it asks for that one entry to be written again. The overlay device or the bridge deleted
+ * or set down ({@code linkLost} is told too) and a monitor overrun (events were lost) ask for a
+ * full pass ({@link Repair#entry()} null). Deletions Tartan makes itself are of entries that are
+ * no longer programmed, so they ask for nothing.
  *
  * <p>Feed it from a {@code NetlinkMonitor} (it is a {@code Consumer<NetlinkEvent>}); it never
  * blocks and never touches netlink itself.
@@ -35,26 +33,44 @@ public final class DriftWatcher implements Consumer<NetlinkEvent> {
   /** What drifted. */
   public enum Kind { ROUTE, NEIGHBOUR, FDB, DEVICE, BRIDGE, OVERRUN }
 
-  private final Supplier<DesiredState> applied;
+  /** The entries programmed now, looked up by key; safe to call from the monitor's thread. */
+  public interface Programmed {
+    /** ifindex of the device the entries are on, or -1 before the first pass. */
+    int link();
+
+    Route route(Ipv4Subnet dst);
+
+    Neighbour neighbour(Inet4Address ip);
+
+    FdbEntry fdb(String mac);
+  }
+
+  /** A repair to make: write {@code entry} again, or a full pass when it is null. */
+  public record Repair(Kind kind, Object entry) {
+    public Repair {
+      Objects.requireNonNull(kind, "kind");
+    }
+  }
+
+  private final Programmed ours;
   private final String deviceName;
   private final String bridgeName;
-  private final Runnable repair;
+  private final Consumer<Repair> repair;
   private final Consumer<String> linkLost;
   private final Map<Kind, AtomicLong> counts = new EnumMap<>(Kind.class);
-  private volatile DesiredState loggedFor;
-  private volatile Index index;
-  private final Map<Integer, Boolean> linkUp = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<Integer, Boolean> linkUp = new ConcurrentHashMap<>();
+  private final LogLimiter limiter = new LogLimiter(PeerLog.LINES_PER_SECOND, System::nanoTime);
 
   /**
-   * @param applied    the state last applied ({@link Reconciler#lastApplied()}); may give null
+   * @param ours       the entries programmed now
    * @param deviceName the overlay device ({@code flannel.1})
    * @param bridgeName the bridge ({@code cni0}), or null when not watched
-   * @param repair     asks for a reconcile; must not block
+   * @param repair     asks for a repair; must not block
    * @param linkLost   told the name of a watched link that was deleted or set down; must not block
    */
-  public DriftWatcher(Supplier<DesiredState> applied, String deviceName, String bridgeName,
-      Runnable repair, Consumer<String> linkLost) {
-    this.applied = Objects.requireNonNull(applied, "applied");
+  public DriftWatcher(Programmed ours, String deviceName, String bridgeName, Consumer<Repair> repair,
+      Consumer<String> linkLost) {
+    this.ours = Objects.requireNonNull(ours, "ours");
     this.deviceName = Objects.requireNonNull(deviceName, "deviceName");
     this.bridgeName = bridgeName;
     this.repair = Objects.requireNonNull(repair, "repair");
@@ -66,34 +82,30 @@ public final class DriftWatcher implements Consumer<NetlinkEvent> {
 
   @Override
   public void accept(NetlinkEvent event) {
-    Kind kind = classify(event);
-    if (kind == null) {
+    Repair r = classify(event);
+    if (r == null) {
       return;
     }
-    counts.get(kind).incrementAndGet();
-    // one INFO line per burst: further events before the next pass are logged at DEBUG
-    DesiredState current = applied.get();
-    boolean first = current == null || current != loggedFor;
-    loggedFor = current;
-    if (kind == Kind.DEVICE || kind == Kind.BRIDGE) {
+    counts.get(r.kind()).incrementAndGet();
+    if (r.kind() == Kind.DEVICE || r.kind() == Kind.BRIDGE) {
       NetlinkEvent.LinkChanged lc = (NetlinkEvent.LinkChanged) event;
       log.info("{} {} by someone else; recreating it", lc.link().name(),
           lc.deleted() ? "was deleted" : "was set down");
       linkLost.accept(lc.link().name());
-    } else if (kind == Kind.OVERRUN) {
+    } else if (r.kind() == Kind.OVERRUN) {
       log.info("netlink monitor overran (events lost); resyncing");
-    } else if (first) {
-      log.info("{} changed by someone else; repairing", describe(event));
+    } else if (limiter.allow()) {
+      log.info("{} changed by someone else; repairing it", describe(event));
     } else {
-      log.debug("{} changed by someone else; repairing", describe(event));
+      log.debug("{} changed by someone else; repairing it", describe(event));
     }
-    repair.run();
+    repair.accept(r);
   }
 
-  /** The kind of drift the event shows, or null when it is not drift of ours. */
-  Kind classify(NetlinkEvent event) {
+  /** The repair the event asks for, or null when it is not drift of ours. */
+  Repair classify(NetlinkEvent event) {
     if (event instanceof NetlinkEvent.Overrun) {
-      return Kind.OVERRUN;
+      return new Repair(Kind.OVERRUN, null);
     }
     if (event instanceof NetlinkEvent.LinkChanged lc) {
       Link l = lc.link();
@@ -106,83 +118,56 @@ public final class DriftWatcher implements Consumer<NetlinkEvent> {
       // the earlier state was not seen, the device in use counts as having been up.
       Boolean wasUp = lc.deleted() ? linkUp.remove(l.index()) : linkUp.put(l.index(), l.up());
       if (lc.deleted()) {
-        return kind;
+        return new Repair(kind, null);
       }
       if (l.up()) {
         return null;
       }
-      DesiredState want = applied.get();
-      boolean inUse = kind == Kind.DEVICE && want != null && want.link() == l.index();
-      return Boolean.TRUE.equals(wasUp) || (wasUp == null && inUse) ? kind : null;
+      boolean inUse = kind == Kind.DEVICE && ours.link() == l.index();
+      return Boolean.TRUE.equals(wasUp) || (wasUp == null && inUse) ? new Repair(kind, null) : null;
     }
-    DesiredState want = applied.get();
-    if (want == null) {
+    int link = ours.link();
+    if (link < 0) {
       return null;
-    }
-    Index idx = index;
-    if (idx == null || idx.state != want) {
-      idx = new Index(want);
-      index = idx;
     }
     if (event instanceof NetlinkEvent.RouteChanged rc) {
       Route r = rc.route();
       if (r.table() != Route.TABLE_MAIN) {
         return null;
       }
-      Route mine = idx.routes.get(r.dst());
+      Route mine = ours.route(r.dst());
       if (mine == null) {
         return null;
       }
       if (rc.deleted()) {
-        return r.link() == mine.link() ? Kind.ROUTE : null;
+        return r.link() == mine.link() ? new Repair(Kind.ROUTE, mine) : null;
       }
       // a route for one of our subnets written by someone else replaces ours
       return r.protocol() != Route.PROTO_TARTAN || r.link() != mine.link()
-          || !Objects.equals(r.gateway(), mine.gateway()) ? Kind.ROUTE : null;
+          || !Objects.equals(r.gateway(), mine.gateway()) ? new Repair(Kind.ROUTE, mine) : null;
     }
     if (event instanceof NetlinkEvent.NeighbourChanged nc) {
       Neighbour n = nc.neighbour();
-      Neighbour mine = n.link() == want.link() ? idx.neighbours.get(n.ip()) : null;
+      Neighbour mine = n.link() == link ? ours.neighbour(n.ip()) : null;
       if (mine == null) {
         return null;
       }
       if (nc.deleted()) {
-        return Kind.NEIGHBOUR;
+        return new Repair(Kind.NEIGHBOUR, mine);
       }
       return mine.mac().equals(n.mac()) && (n.state() & Neighbour.NUD_PERMANENT) != 0
-          ? null : Kind.NEIGHBOUR;
+          ? null : new Repair(Kind.NEIGHBOUR, mine);
     }
     if (event instanceof NetlinkEvent.FdbChanged fc) {
       FdbEntry e = fc.entry();
-      FdbEntry mine = e.link() == want.link() ? idx.fdb.get(e.mac()) : null;
+      FdbEntry mine = e.link() == link ? ours.fdb(e.mac()) : null;
       if (mine == null) {
         return null;
       }
       boolean same = e.dst() == null || e.dst().equals(mine.dst());
-      return fc.deleted() == same ? Kind.FDB : null;
+      return fc.deleted() == same ? new Repair(Kind.FDB, mine) : null;
     }
     return null;
-  }
-
-  /** The applied state by key, built once per state. */
-  private static final class Index {
-    final DesiredState state;
-    final Map<Ipv4Subnet, Route> routes = new HashMap<>();
-    final Map<Inet4Address, Neighbour> neighbours = new HashMap<>();
-    final Map<String, FdbEntry> fdb = new HashMap<>();
-
-    Index(DesiredState state) {
-      this.state = state;
-      for (Route r : state.routes()) {
-        routes.put(r.dst(), r);
-      }
-      for (Neighbour n : state.neighbours()) {
-        neighbours.put(n.ip(), n);
-      }
-      for (FdbEntry e : state.fdb()) {
-        fdb.put(e.mac(), e);
-      }
-    }
   }
 
   /** Drift events seen of one kind since start. */
@@ -199,13 +184,13 @@ public final class DriftWatcher implements Consumer<NetlinkEvent> {
 
   private static String describe(NetlinkEvent e) {
     if (e instanceof NetlinkEvent.RouteChanged rc) {
-      return Reconciler.describe(rc.route());
+      return PeerLog.describe(rc.route());
     }
     if (e instanceof NetlinkEvent.NeighbourChanged nc) {
-      return Reconciler.describe(nc.neighbour());
+      return PeerLog.describe(nc.neighbour());
     }
     if (e instanceof NetlinkEvent.FdbChanged fc) {
-      return Reconciler.describe(fc.entry());
+      return PeerLog.describe(fc.entry());
     }
     return e.toString();
   }

@@ -131,4 +131,16 @@ class DoctorRenderingTest {
     // surefire pipes the test JVM's output: no console, so no progress
     assertThat(Progress.onTerminal()).isFalse();
   }
+
+  @Test
+  void peersHeldInGraceAreListedUnderTheSummary() throws Exception {
+    var h = new dev.tartan.agent.routing.GraceFile.Held(dev.tartan.net.Ipv4Subnet.parse("10.244.3.0/24"),
+        (java.net.Inet4Address) java.net.InetAddress.getByName("198.51.100.3"), "0e:00:00:00:00:03",
+        java.time.Instant.parse("2026-12-01T00:01:00Z"));
+    String text = DoctorCommand.text(new Report(HOST, 3, 2, List.of(), List.of(h)));
+    assertThat(text).contains("1 peer held in grace (lease expired; kept programmed until renewed, leased again or "
+        + "the grace ends): 10.244.3.0/24 (198.51.100.3) until 2026-12-01T00:01:00Z\n");
+    JsonNode j = new ObjectMapper().readTree(DoctorCommand.json(new Report(HOST, 3, 2, List.of(), List.of(h)), NOW));
+    assertThat(j.path("peersInGrace").get(0).path("subnet").asText()).isEqualTo("10.244.3.0/24");
+  }
 }

@@ -373,4 +373,14 @@ class AgentConfigTest {
         false, false, true, d.iptablesResync(), d.healthzIp(), 0, d.leaseTtl(), d.resyncInterval(),
         null)).hasMessageContaining("subnet-lease-renew-margin");
   }
+
+  @Test
+  void peerExpiryGraceDefaultsToAMinuteAndTakesZero() throws Exception {
+    assertThat(resolve(Map.of()).peerExpiryGrace()).isEqualTo(Duration.ofSeconds(60));
+    assertThat(resolve(Map.of(), "--peer-expiry-grace", "0").peerExpiryGrace()).isEqualTo(Duration.ZERO);
+    assertThat(resolve(Map.of("FLANNELD_PEER_EXPIRY_GRACE", "2m")).peerExpiryGrace()).isEqualTo(Duration.ofMinutes(2));
+    assertThat(failure(Map.of(), "--peer-expiry-grace", "-5s")).isEqualTo(
+        "peer-expiry-grace must be a duration like 60s or 2m, or 0 for none (a bare number is seconds), "
+            + "got '-5s' (from flag --peer-expiry-grace)");
+  }
 }

@@ -92,6 +92,8 @@ class DiagnosisTest {
         Optional.of(new VxlanInfo(vni, local, underlay, 8472, learning, false, true)));
   }
 
+  List<dev.tartan.agent.routing.GraceFile.Held> held = List.of();
+
   Report examine() {
     KernelState k = new KernelState(links, addresses, routes, neighbours, fdb);
     Diagnosis.MasqProbe probe = set -> {
@@ -101,7 +103,8 @@ class DiagnosisTest {
       }
       return set.all().stream().filter(r -> masqMissing.stream().anyMatch(m -> r.text().contains(m))).toList();
     };
-    return Diagnosis.examine(new Diagnosis.Inputs(config(), PREFIX, leases, k, identity, subnetFile, probe, "cni0"));
+    return Diagnosis.examine(new Diagnosis.Inputs(config(), PREFIX, leases, k, identity, subnetFile, probe, "cni0",
+        held));
   }
 
   /** In nftables mode, with {@code table} as nft lists it and {@code iptablesLeft} iptables rules present. */
@@ -230,6 +233,16 @@ class DiagnosisTest {
             + " on flannel.1: no lease has this gateway", "ip neigh del 10.244.3.0 dev flannel.1"),
         new Finding("fdb", MAC3, "stale fdb " + MAC3 + " dst 198.51.100.3 on flannel.1: no lease has this VtepMAC",
             "bridge fdb del " + MAC3 + " dev flannel.1 dst 198.51.100.3 self"));
+  }
+
+  @Test
+  void entriesOfAPeerHeldInGraceAreExpectedAndListed() {
+    leases.removeIf(l -> l.subnet().equals(net("10.244.3.0/24")));
+    held = List.of(new dev.tartan.agent.routing.GraceFile.Held(net("10.244.3.0/24"), ip("198.51.100.3"), MAC3,
+        java.time.Instant.parse("2026-12-01T00:01:00Z")));
+    Report r = examine();
+    assertThat(r.findings()).isEmpty();
+    assertThat(r.held()).isEqualTo(held);
   }
 
   @Test

@@ -259,10 +259,12 @@ class ThreeHostAgentIT {
     }
     a4.kill();
     agents.remove(4);
-    // etcd deletes the key when the 6 s lease runs out; every peer removes neighbour, FDB and route.
+    // etcd deletes the key when the 6 s lease runs out; every peer removes neighbour, FDB and route,
+    // at once when the watch cannot tell an expiry from a deletion, else when --peer-expiry-grace
+    // (60 s by default) ends
     for (int h = 1; h <= HOSTS; h++) {
       String ns = bed.host(h);
-      assertThat(Testbed.await(Duration.ofSeconds(15),
+      assertThat(Testbed.await(Duration.ofSeconds(15 + 60),
           () -> bed.ipJson(ns, "route", "show", sub4 + "/24").isEmpty()
               && bed.ipJson(ns, "neigh", "show", sub4, "dev", "flannel.1").isEmpty()))
           .as("host %d forgets host 4 after its lease expired", h).isTrue();

@@ -97,7 +97,7 @@ class PackageInstallIT {
 
     env.put("TARTAN_JAVA_OPTS", "-XX:+PrintFlagsFinal");
     String defaults = Cmd.exec(Duration.ofMinutes(1), List.of("/usr/bin/tartan", "--version"), env).out();
-    assertThat(flag(defaults, "MaxHeapSize")).isEqualTo("67108864");
+    assertThat(flag(defaults, "MaxHeapSize")).isEqualTo("201326592");
     assertThat(flag(defaults, "InitialHeapSize")).isEqualTo("8388608");
     assertThat(flag(defaults, "UseSerialGC")).isEqualTo("true");
     assertThat(flag(defaults, "TieredStopAtLevel")).isEqualTo("1");
@@ -214,7 +214,7 @@ class PackageInstallIT {
       String status = Files.readString(Path.of("/proc/" + pid + "/status"));
       assertThat(status).contains("CapBnd:\t0000000000003000").contains("NoNewPrivs:\t1");
       String cmdline = Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' ');
-      assertThat(cmdline).contains("-Xmx64m", "-Dtartan.started.by=PackageInstallIT",
+      assertThat(cmdline).contains("-Xmx192m", "-Dtartan.started.by=PackageInstallIT",
           "-jar /usr/share/tartan/tartan.jar agent --config /etc/tartan/agent.conf");
       assertThat(cmdline).doesNotContain(password).doesNotContain("pa\"ss");
 

@@ -44,8 +44,8 @@ class DriftWatcherTest {
         NETWORK, OWN);
     bridge = Bridge.ensure(nl, "cni0", NETWORK, OWN, 1450);
     reconciler = new Reconciler(nl);
-    watcher = new DriftWatcher(reconciler::lastApplied, "flannel.1", "cni0",
-        repairs::incrementAndGet, lost::add);
+    watcher = new DriftWatcher(TestProgrammed.of(reconciler::lastApplied), "flannel.1", "cni0",
+        r -> repairs.incrementAndGet(), lost::add);
     nl.monitor(watcher);
     reconciler.reconcile(desired("10.244.2.0/24", "10.244.3.0/24"));
     repairs.set(0);
@@ -174,8 +174,8 @@ class DriftWatcherTest {
 
   @Test
   void beforeTheFirstPassOnlyLinksAndOverrunsCount() {
-    DriftWatcher fresh = new DriftWatcher(() -> null, "flannel.1", null, repairs::incrementAndGet,
-        lost::add);
+    DriftWatcher fresh = new DriftWatcher(TestProgrammed.of(() -> null), "flannel.1", null,
+        r -> repairs.incrementAndGet(), lost::add);
     fresh.accept(new NetlinkEvent.RouteChanged(
         Route.overlay(net("10.244.3.0/24"), ip("10.244.3.0"), dev.index()), true));
     assertThat(repairs).hasValue(0);

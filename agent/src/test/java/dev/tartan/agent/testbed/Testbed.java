@@ -32,7 +32,7 @@ import java.util.stream.Stream;
 public final class Testbed implements AutoCloseable {
   public static final String ETCD_IP = "198.51.100.254";
   public static final List<String> AGENT_JVM = List.of(
-      "-Xms8m", "-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
+      "-Xms8m", "-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
       "-XX:ReservedCodeCacheSize=24m");
   private static final ObjectMapper JSON = new ObjectMapper();
 

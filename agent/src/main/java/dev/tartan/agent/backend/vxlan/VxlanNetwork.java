@@ -6,27 +6,26 @@ import dev.tartan.agent.netlink.rtnl.Link;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.netlink.rtnl.VxlanSpec;
 import dev.tartan.agent.routing.DesiredState;
-import dev.tartan.agent.routing.PeerTable;
-import dev.tartan.agent.routing.ReconcileLoop;
-import dev.tartan.agent.routing.Reconciler;
+import dev.tartan.agent.routing.PeerOverlay;
+import dev.tartan.agent.routing.PeerSpec;
+import dev.tartan.agent.routing.PeerSync;
 import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.SubnetLease;
 import java.net.Inet4Address;
 import java.util.Collection;
 import java.util.Objects;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The VXLAN data path of one host: the device {@code flannel.<VNI>}, its address, the bridge, and
  * the desired per-peer state. Start-up calls {@link #ensureDevice()} (before the lease, for the
- * VtepMAC), then {@link #configure(Ipv4Subnet)} (after it); from then on the {@link
- * ReconcileLoop} runs {@link #pass} which {@link #repair()}s the device and bridge and reconciles
- * the peers, so every netlink write happens on the loop's thread. A new subnet (lease
+ * VtepMAC), then {@link #configure(Ipv4Subnet)} (after it); from then on the {@link PeerSync}
+ * calls {@link #repair()} and asks for the peers' entries ({@link #desired}, {@link #peer}) on its
+ * loop's thread, so every netlink write happens there. A new subnet (lease
  * re-acquired) is handed over with {@link #ownSubnet(Ipv4Subnet)} followed by a trigger.
  */
-public final class VxlanNetwork {
+public final class VxlanNetwork implements PeerOverlay {
   private static final Logger log = LoggerFactory.getLogger(VxlanNetwork.class);
 
   private final RtNetlink nl;
@@ -86,6 +85,7 @@ public final class VxlanNetwork {
   }
 
   /** Records a new own subnet; the next {@link #repair()} re-addresses the device and bridge. */
+  @Override
   public void ownSubnet(Ipv4Subnet subnet) {
     this.ownSubnet = Objects.requireNonNull(subnet, "subnet");
   }
@@ -131,6 +131,7 @@ public final class VxlanNetwork {
    *
    * @return true when the device had to be created again (all peers must be re-added)
    */
+  @Override
   public synchronized boolean repair() throws NetlinkException {
     Ipv4Subnet subnet = ownSubnet;
     Link before = device;
@@ -152,6 +153,7 @@ public final class VxlanNetwork {
   }
 
   /** The peers' desired state on the current device (pure, see {@link VxlanPeers}). */
+  @Override
   public DesiredState desired(Collection<SubnetLease> remotes) {
     Link l = device;
     if (l == null) {
@@ -160,32 +162,14 @@ public final class VxlanNetwork {
     return VxlanPeers.desired(ownSubnet, l.index(), remotes);
   }
 
-  /**
-   * The loop's pass: {@link #repair()}, then reconcile the peers of {@code peers}. Until the
-   * table has its first snapshot the peers are left as they are (a restarted agent must not
-   * remove the entries it programmed before) and the pass returns null ("not synced yet").
-   */
-  public ReconcileLoop.Pass pass(Reconciler reconciler, PeerTable peers) {
-    return () -> {
-      repair();
-      if (!peers.synced()) {
-        return null;
-      }
-      return reconciler.reconcile(desired(peers.remotes()));
-    };
-  }
-
-  /**
-   * The loop's pass with the remote leases from {@code remotes}: {@link #repair()}, then
-   * reconcile. The caller must not start the loop before the first lease snapshot (an empty list
-   * removes every peer); {@link #pass(Reconciler, PeerTable)} guards against that itself.
-   */
-  public ReconcileLoop.Pass pass(Reconciler reconciler,
-      Supplier<? extends Collection<SubnetLease>> remotes) {
-    return () -> {
-      repair();
-      return reconciler.reconcile(desired(remotes.get()));
-    };
+  /** One lease's entries on the current device (pure, see {@link VxlanPeers#peer}). */
+  @Override
+  public PeerSpec peer(SubnetLease lease) {
+    Link l = device;
+    if (l == null) {
+      throw new IllegalStateException("ensureDevice() first");
+    }
+    return VxlanPeers.peer(l.index(), lease);
   }
 
   private void remember(Link l) {

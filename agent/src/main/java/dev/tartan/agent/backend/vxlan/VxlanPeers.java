@@ -5,6 +5,8 @@ import dev.tartan.agent.netlink.rtnl.FdbEntry;
 import dev.tartan.agent.netlink.rtnl.Neighbour;
 import dev.tartan.agent.netlink.rtnl.Route;
 import dev.tartan.agent.routing.DesiredState;
+import dev.tartan.agent.routing.PeerEntries;
+import dev.tartan.agent.routing.PeerSpec;
 import dev.tartan.agent.routing.DesiredState.Conflict;
 import dev.tartan.agent.routing.DesiredState.Skipped;
 import dev.tartan.net.Ipv4Subnet;
@@ -54,38 +56,51 @@ public final class VxlanPeers {
         conflicts.add(new Conflict(ownSubnet, s, "overlaps our own subnet"));
         continue;
       }
-      String type = lease.attrs().backendType();
-      if (!"vxlan".equals(type)) {
-        skipped.add(new Skipped(s, type == null ? "no BackendType" : "BackendType is \"" + type + "\", not vxlan"));
+      PeerSpec spec = peer(deviceIndex, lease);
+      if (spec instanceof Skipped sk) {
+        skipped.add(sk);
         continue;
       }
-      VxlanLeaseData data;
-      try {
-        data = VxlanLeaseData.parse(lease.attrs().backendDataJson());
-      } catch (BackendDataException e) {
-        skipped.add(new Skipped(s, e.getMessage()));
-        continue;
-      }
-      Inet4Address publicIp = lease.attrs().publicIp();
-      if (publicIp.isAnyLocalAddress()) {
-        skipped.add(new Skipped(s, "PublicIP is 0.0.0.0"));
-        continue;
-      }
+      PeerEntries p = (PeerEntries) spec;
       if (last != null && last.overlaps(s)) {
         conflicts.add(new Conflict(last, s, "overlapping subnets"));
         continue;
       }
-      Ipv4Subnet macTaken = macOwner.putIfAbsent(data.vtepMac(), s);
+      Ipv4Subnet macTaken = macOwner.putIfAbsent(p.mac(), s);
       if (macTaken != null) {
-        conflicts.add(new Conflict(macTaken, s, "same VtepMAC " + data.vtepMac()));
+        conflicts.add(new Conflict(macTaken, s, "same VtepMAC " + p.mac()));
         continue;
       }
       last = s;
-      Inet4Address gateway = s.networkAddress();
-      neighbours.add(Neighbour.permanent(deviceIndex, gateway, data.vtepMac()));
-      fdb.add(new FdbEntry(deviceIndex, data.vtepMac(), publicIp));
-      routes.add(Route.overlay(s, gateway, deviceIndex));
+      neighbours.add(p.neighbour());
+      fdb.add(p.fdb());
+      routes.add(p.route());
     }
     return new DesiredState(deviceIndex, neighbours, fdb, routes, skipped, conflicts);
+  }
+
+  /**
+   * One lease's entries on device {@code deviceIndex}, or why it is left out (not vxlan,
+   * undecodable BackendData, PublicIP 0.0.0.0). Conflicts with other leases are not checked here.
+   */
+  public static PeerSpec peer(int deviceIndex, SubnetLease lease) {
+    Ipv4Subnet s = lease.subnet();
+    String type = lease.attrs().backendType();
+    if (!"vxlan".equals(type)) {
+      return new Skipped(s, type == null ? "no BackendType" : "BackendType is \"" + type + "\", not vxlan");
+    }
+    VxlanLeaseData data;
+    try {
+      data = VxlanLeaseData.parse(lease.attrs().backendDataJson());
+    } catch (BackendDataException e) {
+      return new Skipped(s, e.getMessage());
+    }
+    Inet4Address publicIp = lease.attrs().publicIp();
+    if (publicIp.isAnyLocalAddress()) {
+      return new Skipped(s, "PublicIP is 0.0.0.0");
+    }
+    Inet4Address gateway = s.networkAddress();
+    return new PeerEntries(Neighbour.permanent(deviceIndex, gateway, data.vtepMac()),
+        new FdbEntry(deviceIndex, data.vtepMac(), publicIp), Route.overlay(s, gateway, deviceIndex));
   }
 }

@@ -11,12 +11,15 @@ import dev.tartan.agent.netlink.rtnl.FakeRtNetlink;
 import dev.tartan.agent.netlink.rtnl.Link;
 import dev.tartan.agent.netlink.rtnl.Route;
 import dev.tartan.agent.routing.DriftWatcher;
-import dev.tartan.agent.routing.PeerTable;
-import dev.tartan.agent.routing.ReconcileLoop;
+import dev.tartan.agent.routing.PeerLog;
+import dev.tartan.agent.routing.PeerSync;
+import dev.tartan.agent.routing.ReconcileResult;
 import dev.tartan.agent.routing.Reconciler;
 import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseEvent;
+import java.time.Clock;
 import java.time.Duration;
+import java.util.function.UnaryOperator;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -55,23 +58,25 @@ class VxlanNetworkTest {
     assertThat(network.repair()).isFalse();
   }
 
+  static PeerSync sync(VxlanNetwork network, FakeRtNetlink nl, Duration resync) {
+    PeerLog log = new PeerLog();
+    return new PeerSync(network, new Reconciler(nl, log), log, net("10.244.1.0/24"), resync,
+        Duration.ofSeconds(60), Clock.systemUTC(), UnaryOperator.identity());
+  }
+
   @Test
   void theLoopRepairsADeletedDeviceWithTheSameMacAndReAddsEveryPeer() throws Exception {
     Link dev = network.ensureDevice();
     network.configure(net("10.244.1.0/24"));
-    Reconciler reconciler = new Reconciler(nl);
-    PeerTable table = new PeerTable(net("10.244.1.0/24"));
-    try (ReconcileLoop loop = new ReconcileLoop("t", Duration.ofHours(1),
-        network.pass(reconciler, table))) {
-      table.onChange(loop::trigger);
-      DriftWatcher watcher = new DriftWatcher(reconciler::lastApplied, network.deviceName(), "cni0",
-          loop::trigger, name -> { });
+    try (PeerSync sync = sync(network, nl, Duration.ofHours(1))) {
+      DriftWatcher watcher = new DriftWatcher(sync.programmed(), network.deviceName(), "cni0",
+          sync::repair, name -> { });
       nl.monitor(watcher);
-      table.onSnapshot(List.of(
+      sync.onSnapshot(List.of(
           vxlan("10.244.1.0/24", "198.51.100.1", dev.mac()),
           vxlan("10.244.2.0/24", "198.51.100.2", "5a:00:00:00:00:02"),
           vxlan("10.244.3.0/24", "198.51.100.3", "5a:00:00:00:00:03")));
-      loop.start();
+      sync.start();
       await().until(() -> nl.routes(254, Route.PROTO_TARTAN).size() == 2);
 
       nl.deleteLink(dev.index());
@@ -88,7 +93,7 @@ class VxlanNetworkTest {
       assertThat(watcher.count(DriftWatcher.Kind.DEVICE)).isEqualTo(1);
 
       // a peer leaves
-      table.onEvents(List.of(new LeaseEvent.Removed(
+      sync.onEvents(List.of(new LeaseEvent.Removed(
           vxlan("10.244.3.0/24", "198.51.100.3", "5a:00:00:00:00:03"))));
       await().until(() -> nl.routes(254, Route.PROTO_TARTAN).size() == 1);
     }
@@ -109,18 +114,15 @@ class VxlanNetworkTest {
         ip("198.51.100.1"), eth0.index(), eth0.mtu(), "cni0");
     assertThat(restarted.ensureDevice().mac()).isEqualTo(dev.mac());
     restarted.configure(net("10.244.1.0/24"));
-    PeerTable table = new PeerTable(net("10.244.1.0/24"));
-    try (ReconcileLoop loop = new ReconcileLoop("t", Duration.ofMillis(20),
-        restarted.pass(new Reconciler(nl), table))) {
-      table.onChange(loop::trigger);
-      loop.start();
-      await().until(() -> loop.runs() >= 3);
+    try (PeerSync sync = sync(restarted, nl, Duration.ofMillis(20))) {
+      for (int i = 0; i < 3; i++) {
+        assertThat(sync.runPass()).isNull();
+      }
       assertThat(nl.routes(254, Route.PROTO_TARTAN)).hasSize(2);
-      assertThat(loop.synced()).isFalse();
 
-      table.onSnapshot(before);
-      assertThat(loop.awaitSynced(Duration.ofSeconds(5))).isTrue();
-      assertThat(loop.lastResult().writes()).isZero();
+      sync.onSnapshot(before);
+      ReconcileResult first = sync.runPass();
+      assertThat(first.writes()).isZero();
       assertThat(nl.routes(254, Route.PROTO_TARTAN)).hasSize(2);
     }
   }

@@ -48,7 +48,8 @@ import java.util.function.Consumer;
  *
  * <p>Test hooks: {@link #addLink} seeds an underlay (e.g. {@code eth0} with an address), {@link
  * #failNext} injects an errno, {@link #emit} delivers any event (e.g. {@link
- * NetlinkEvent.Overrun}), {@link #calls()} records every operation in order, {@link #closed()}.
+ * NetlinkEvent.Overrun}), {@link #calls()} records every operation in order ({@link #dumps()},
+ * {@link #batches()} and {@link #writes()} count them), {@link #closed()}.
  */
 public final class FakeRtNetlink implements RtNetlink {
 
@@ -103,7 +104,12 @@ public final class FakeRtNetlink implements RtNetlink {
 
   private record Injected(String op, int errno, String extAck) {}
 
+  private static final java.util.Set<String> DUMPS = java.util.Set.of("neighbours", "fdb", "routes");
+  private static final java.util.Set<String> WRITES = java.util.Set.of("replaceNeighbour", "deleteNeighbour",
+      "replaceFdb", "appendFdb", "deleteFdb", "replaceRoute", "deleteRoute");
+
   private final Object lock = new Object();
+  private int batchesExecuted;
   private final TreeMap<Integer, LinkState> links = new TreeMap<>();
   private final List<Address> addresses = new ArrayList<>();
   private final LinkedHashMap<RouteKey, Route> routes = new LinkedHashMap<>();
@@ -189,10 +195,32 @@ public final class FakeRtNetlink implements RtNetlink {
     }
   }
 
-  /** Forgets the recorded calls. */
+  /** Forgets the recorded calls and zeroes the counters. */
   public void clearCalls() {
     synchronized (lock) {
       calls.clear();
+      batchesExecuted = 0;
+    }
+  }
+
+  /** Table dumps so far ({@link #neighbours}, {@link #fdb}, {@link #routes} calls). */
+  public int dumps() {
+    synchronized (lock) {
+      return (int) calls.stream().filter(c -> DUMPS.contains(c.op())).count();
+    }
+  }
+
+  /** Batches executed so far (empty ones included). */
+  public int batches() {
+    synchronized (lock) {
+      return batchesExecuted;
+    }
+  }
+
+  /** Write operations so far (batched requests counted one by one), by name in call order. */
+  public List<String> writes() {
+    synchronized (lock) {
+      return calls.stream().map(Call::op).filter(WRITES::contains).toList();
     }
   }
 
@@ -702,6 +730,9 @@ public final class FakeRtNetlink implements RtNetlink {
 
     @Override
     public List<Failure> execute() throws NetlinkException {
+      synchronized (lock) {
+        batchesExecuted++;
+      }
       List<Failure> failures = new ArrayList<>();
       for (int i = 0; i < ops.size(); i++) {
         try {

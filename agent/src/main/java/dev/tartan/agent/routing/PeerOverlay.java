@@ -1,0 +1,28 @@
+package dev.tartan.agent.routing;
+
+import dev.tartan.agent.netlink.NetlinkException;
+import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.store.SubnetLease;
+import java.util.Collection;
+
+/**
+ * What the {@link PeerSync} needs from a backend's network: keep its device in shape and say
+ * which kernel entries the leases ask for (pure functions of the leases).
+ */
+public interface PeerOverlay {
+  /**
+   * Checks the device (and bridge) and fixes what drifted.
+   *
+   * @return true when the device had to be created again (every peer must be re-added)
+   */
+  boolean repair() throws NetlinkException;
+
+  /** Our own subnet changed (lease re-acquired elsewhere); the next {@link #repair()} re-addresses. */
+  void ownSubnet(Ipv4Subnet subnet);
+
+  /** Every remote lease's entries on the current device, conflicts resolved. */
+  DesiredState desired(Collection<SubnetLease> remotes);
+
+  /** One lease's entries on the current device, or why it cannot be programmed. */
+  PeerSpec peer(SubnetLease lease);
+}
