@@ -12,6 +12,7 @@ import dev.tartan.agent.iface.ExternalInterfaceSelector;
 import dev.tartan.agent.iface.InterfaceSelectionException;
 import dev.tartan.agent.iface.NetworkOverlap;
 import dev.tartan.agent.lease.LeaseKeeper;
+import dev.tartan.agent.lease.OwnLeaseGuard;
 import dev.tartan.agent.firewall.IptablesException;
 import dev.tartan.agent.firewall.Sysctl;
 import dev.tartan.agent.firewall.TrafficRules;
@@ -179,7 +180,7 @@ public final class Agent implements AutoCloseable {
     peers.graceFile(GraceFile.beside(cfg.subnetFile()));
     peers.onChange(this::peersChanged);
     metrics.peers(peers::size, peers::inGrace);
-    watch = store.watch(new OwnLeaseGuard(peers));
+    watch = store.watch(new OwnLeaseGuard(keeper, peers, peers::snapshotSeen));
     closers.add(watch);
     awaitFirstSnapshot();
     if (cfg.vxlanPeerFilter()) {
@@ -372,7 +373,7 @@ public final class Agent implements AutoCloseable {
     }
     Subscription old = watch;
     old.close(); // first: an event of the old watch applied after the new snapshot could be stale
-    Subscription fresh = store.watch(new OwnLeaseGuard(peers));
+    Subscription fresh = store.watch(new OwnLeaseGuard(keeper, peers, peers::snapshotSeen));
     watch = fresh;
     synchronized (closers) {
       int i = closers.indexOf(old);
@@ -381,41 +382,6 @@ public final class Agent implements AutoCloseable {
       } else {
         closers.add(fresh);
       }
-    }
-  }
-
-  /**
-   * Shows the lease keeper our own key as it passes by (deleted, missing from a snapshot, taken by
-   * another host); a snapshot the keeper holds back (etcd lost its data) is not passed on to the peers.
-   */
-  private final class OwnLeaseGuard implements LeaseListener {
-    private final PeerSync delegate;
-
-    OwnLeaseGuard(PeerSync delegate) {
-      this.delegate = delegate;
-    }
-
-    @Override
-    public void onSnapshot(List<SubnetLease> all) {
-      if (keeper.onSnapshot(all, delegate.snapshotSeen())) {
-        delegate.onSnapshot(all);
-      }
-    }
-
-    @Override
-    public void onEvents(List<LeaseEvent> batch) {
-      delegate.onEvents(batch);
-      keeper.onEvents(batch);
-    }
-
-    @Override
-    public void onDisconnected(String reason) {
-      delegate.onDisconnected(reason); // the store's watch logs the outage and the reconnect
-    }
-
-    @Override
-    public void onReconnected() {
-      delegate.onReconnected();
     }
   }
 
