@@ -27,7 +27,7 @@ class NetworkConfigTest {
     assertThatThrownBy(() -> parse(json)).isInstanceOf(NetworkConfigException.class).hasMessage(message);
   }
 
-  // --- spec §7.1 ---------------------------------------------------------------------------
+  // --- docs/flannel-compat.md §7.1 ---------------------------------------------------------------------------
 
   @Test
   void lowerCaseNetworkKeyGetsFlannelDefaults() throws Exception {
@@ -58,7 +58,7 @@ class NetworkConfigTest {
     assertThat(c.subnetLen()).isEqualTo(28);
   }
 
-  // --- spec §7.7 ---------------------------------------------------------------------------
+  // --- docs/flannel-compat.md §7.7 ---------------------------------------------------------------------------
 
   @ParameterizedTest
   @CsvSource({
@@ -98,7 +98,7 @@ class NetworkConfigTest {
     assertThat(c.subnetMax().getHostAddress()).isEqualTo("10.3.192.0");
   }
 
-  // --- the other errors of spec §1.2 -------------------------------------------------------
+  // --- the other errors of docs/flannel-compat.md §1.2 -------------------------------------------------------
 
   @ParameterizedTest
   @ValueSource(strings = {"\"Network\": \"0.0.0.0/0\"", "\"SubnetLen\": 24", "\"Network\": null"})
@@ -201,7 +201,7 @@ class NetworkConfigTest {
         "invalid SubnetMin in the network config: invalid IPv4 address format: 10.3.300.0");
   }
 
-  // --- IPv6 (spec §7.2; validated, not programmed) -----------------------------------------
+  // --- IPv6 (docs/flannel-compat.md §7.2; validated, not programmed) -----------------------------------------
 
   @Test
   void ipv6OnlyIsNotSupported() {

@@ -9,7 +9,7 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Keeping exactly one address of the flannel Network on a link (spec §2.3, flannel #520). */
+/** Keeping exactly one address of the flannel Network on a link (docs/flannel-compat.md §2.3, flannel #520). */
 public final class Addresses {
   private static final Logger log = LoggerFactory.getLogger(Addresses.class);
 

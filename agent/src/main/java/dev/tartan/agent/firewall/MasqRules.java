@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * flanneld's iptables rules (spec §3.2, §3.3), as pure data. Nothing here touches the kernel; see
+ * flanneld's iptables rules (docs/flannel-compat.md §3.2, §3.3), as pure data. Nothing here touches the kernel; see
  * {@link Iptables} for that.
  */
 public final class MasqRules {

@@ -9,7 +9,7 @@ import java.util.Collection;
 import java.util.List;
 
 /**
- * flanneld's nftables mode (spec §3.4, {@code "EnableNFTables": true}) and the nft form of the
+ * flanneld's nftables mode (docs/flannel-compat.md §3.4, {@code "EnableNFTables": true}) and the nft form of the
  * VXLAN peer filter, as pure data. Nothing here touches the kernel; see {@link Nft}.
  *
  * <pre>

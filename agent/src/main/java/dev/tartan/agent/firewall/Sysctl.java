@@ -49,7 +49,7 @@ public final class Sysctl {
   }
 
   /**
-   * flanneld exits when br_netfilter is missing (spec §3.7); the agent only warns, because only
+   * flanneld exits when br_netfilter is missing (docs/flannel-compat.md §3.7); the agent only warns, because only
    * traffic between pods on the same bridge is affected (it bypasses iptables).
    *
    * @return whether br_netfilter is loaded

@@ -13,7 +13,7 @@ import org.slf4j.LoggerFactory;
  * The agent's masquerade rules ({@code --ip-masq}) and forward rules ({@code --iptables-forward-rules})
  * for one network and lease, installed once and re-checked on every resync. Two modes, chosen by
  * {@code EnableNFTables} in the network config, like flanneld: iptables (chains FLANNEL-POSTRTG and
- * FLANNEL-FWD, spec §3.2–§3.3) or nftables (tables flannel-ipv4 and flannel-ipv6, §3.4). At install
+ * FLANNEL-FWD, docs/flannel-compat.md §3.2–§3.3) or nftables (tables flannel-ipv4 and flannel-ipv6, §3.4). At install
  * the other mode's rules are removed (flannel does this at start), the VXLAN peer filter's included.
  */
 public final class TrafficRules {

@@ -19,7 +19,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Picks the external interface with flannel's rules (spec §2.1), first match wins:
+ * Picks the external interface with flannel's rules (docs/flannel-compat.md §2.1), first match wins:
  *
  * <ol>
  *   <li>each {@code --iface} in order: an IP (the interface holding it; that IP is the interface

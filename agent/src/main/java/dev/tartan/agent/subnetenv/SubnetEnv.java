@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The content of flannel's {@code subnet.env} (spec §3.1), read by the CNI plugin.
+ * The content of flannel's {@code subnet.env} (docs/flannel-compat.md §3.1), read by the CNI plugin.
  *
  * @param network     {@code FLANNEL_NETWORK}, the whole overlay network
  * @param subnet      this host's lease, network-masked ({@code 10.5.72.0/24}); the file carries

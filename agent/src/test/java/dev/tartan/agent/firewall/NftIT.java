@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class NftIT {
-  /** What flannel's nftables code (spec §3.4) leaves in {@code nft list table ip flannel-ipv4}. */
+  /** What flannel's nftables code (docs/flannel-compat.md §3.4) leaves in {@code nft list table ip flannel-ipv4}. */
   static final String FLANNEL_IPV4 = """
       table ip flannel-ipv4 {
       comment "rules for flannel-ipv4"

@@ -8,7 +8,7 @@ import java.net.Inet4Address;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** flannel's nftables tables (spec §3.4) and the nft peer filter, as golden {@code nft -f} text. */
+/** flannel's nftables tables (docs/flannel-compat.md §3.4) and the nft peer filter, as golden {@code nft -f} text. */
 class NftRulesTest {
   static final Ipv4Subnet C = Ipv4Subnet.parse("10.5.0.0/16");
   static final Ipv4Subnet P = Ipv4Subnet.parse("10.5.72.0/24");

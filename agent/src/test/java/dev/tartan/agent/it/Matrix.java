@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Assumptions;
 
 /**
  * What the outage-matrix ITs share: reading leases from etcd, the desired peer state computed from
- * them (independently of the agent's code: spec §2.4), the kernel state a host really has, agent
+ * them (independently of the agent's code: docs/flannel-compat.md §2.4), the kernel state a host really has, agent
  * CPU time from /proc, synthetic peer leases, and the {@code RELIABILITY} lines that
  * docs/reliability.md quotes.
  */
@@ -205,7 +205,7 @@ final class Matrix {
     }
   }
 
-  /** Spec §2.4 for every lease but {@code ownSubnet}. */
+  /** docs/flannel-compat.md §2.4 for every lease but {@code ownSubnet}. */
   static PeerState desired(Map<String, Lease> leases, String ownSubnet) {
     Set<String> neigh = new TreeSet<>();
     Set<String> fdb = new TreeSet<>();

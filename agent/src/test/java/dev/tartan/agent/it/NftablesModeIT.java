@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Timeout;
  * Issue 15 part 3, end to end: agents whose network config says {@code "EnableNFTables": true},
  * on real etcd and namespaces. A pod reaching an underlay host that has no route back to the pod
  * network arrives with its host's address; {@code nft list table ip flannel-ipv4} is exactly
- * flannel's (spec §3.4); a rule deleted by hand is restored by the resync; the VXLAN peer filter
+ * flannel's (docs/flannel-compat.md §3.4); a rule deleted by hand is restored by the resync; the VXLAN peer filter
  * (table ip tartan-vxlan) drops a forged VXLAN frame from a non-peer while peers pass; restarting a
  * host with the config switched to iptables mode and back leaves no rules of the other mode.
  */
@@ -133,7 +133,7 @@ class NftablesModeIT {
     }
   }
 
-  /** What flannel (spec §3.4, pkg/trafficmngr/nftables) leaves for network C and lease P. */
+  /** What flannel (docs/flannel-compat.md §3.4, pkg/trafficmngr/nftables) leaves for network C and lease P. */
   static String flannelTable(String c, String p) {
     return "table ip flannel-ipv4 {\n"
         + "comment \"rules for flannel-ipv4\"\n"

@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The data path on the real kernel, in namespaces this test creates ({@code dpt-XXXXXX}, underlay
  * 198.51.100.0/24 on a veth): device, addresses, bridge, peers as {@code ip -j} / {@code bridge -j}
- * show them (spec §2.9), idempotence, removal, VtepMAC change, drift repair, and real VXLAN
+ * show them (docs/flannel-compat.md §2.9), idempotence, removal, VtepMAC change, drift repair, and real VXLAN
  * traffic between two namespaces.
  */
 @Timeout(120)

@@ -12,7 +12,7 @@ import java.util.Optional;
 import java.util.Random;
 
 /**
- * Flannel's subnet choice at startup (spec §1.6), as a pure function of the config, the current
+ * Flannel's subnet choice at startup (docs/flannel-compat.md §1.6), as a pure function of the config, the current
  * leases, our public IP, the previous subnet from {@code subnet.env} and a random source:
  *
  * <ol>

@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
  *       {@code EXPIRED}, alive means it was {@code DELETED} on purpose (a key delete leaves its lease);
  *       a key without a lease (a reservation), or a look-up that fails, is {@code DELETED}. A key or
  *       value that does not parse is skipped (WARN + counter) and changes nothing (flannel flushes
- *       every peer here: its quirk Q3);
+ *       every peer here: its quirk Q3, docs/flannel-compat.md §1.10);
  *   <li>on a broken stream, report {@code onDisconnected} once and reconnect from the resume revision
  *       with backoff 100 ms, x2, capped at 5 s, reset once the watch is created again
  *       ({@code onReconnected});

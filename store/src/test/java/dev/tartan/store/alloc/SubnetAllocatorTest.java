@@ -41,7 +41,7 @@ class SubnetAllocatorTest {
     return Optional.empty();
   }
 
-  // --- spec §7.6: flannel's allocation fixture ---------------------------------------------
+  // --- docs/flannel-compat.md §7.6: flannel's allocation fixture ---------------------------------------------
 
   private static NetworkConfig fixtureConfig() throws Exception {
     return config("\"Network\":\"10.3.0.0/16\",\"SubnetMin\":\"10.3.1.0\",\"SubnetMax\":\"10.3.25.0\"");

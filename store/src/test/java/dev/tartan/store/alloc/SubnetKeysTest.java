@@ -36,7 +36,7 @@ class SubnetKeysTest {
 
   @ParameterizedTest
   @ValueSource(strings = {
-      // spec §7.3 (flannel's own reject list)
+      // docs/flannel-compat.md §7.3 (flannel's own reject list)
       "10", "10.12.13.0", "10.12.13-24", "10.12.13.300-24", "10.12.13.0-24hi", "&2001::-56",
       "10.12.13.0-24&:12:13:-56", "10.12.13.0-24&20011::-56", "10.12.13.0-24&2001-56", "10.12.13.0-24&2001::",
       "10.12.13.0-24&2001::-56hi",

@@ -155,7 +155,7 @@ class EtcdLeaseStoreIT {
         .contains("granted with TTL(86400s)");
     assertThat(l.expiresAt()).isBetween(Instant.now().plusSeconds(86390), Instant.now().plusSeconds(86401));
 
-    // A lease with only a public IP (spec §7.4).
+    // A lease with only a public IP (docs/flannel-compat.md §7.4).
     store.release(l);
     SubnetLease bare = store.acquire(LeaseAttrs.ipv4(ip("1.2.3.4"), null, null), Optional.empty());
     assertThat(value("/coreos.com/network/subnets/" + bare.subnet().networkAddress().getHostAddress() + "-24"))

@@ -8,7 +8,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The VXLAN keys of the network config's {@code Backend} object (spec §1.2). Keys match
+ * The VXLAN keys of the network config's {@code Backend} object (docs/flannel-compat.md §1.2). Keys match
  * case-insensitively, unknown keys ({@code MacPrefix}, {@code Name}, ...) are ignored, JSON
  * {@code null} keeps the default, as with flannel's Go decoder.
  *

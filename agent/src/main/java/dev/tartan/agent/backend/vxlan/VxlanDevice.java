@@ -20,7 +20,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The VXLAN device {@code flannel.<VNI>} (spec §2.2, §2.3): created with flannel's settings,
+ * The VXLAN device {@code flannel.<VNI>} (docs/flannel-compat.md §2.2, §2.3): created with flannel's settings,
  * reused when an existing one matches, recreated when it does not.
  *
  * <p>Tartan is stricter than flannel about reuse: every setting it controls must match (kind, VNI,
@@ -146,7 +146,7 @@ public final class VxlanDevice {
   }
 
   /**
-   * Spec §2.3: {@code <own subnet network address>/32} as the only address of {@code network} on
+   * docs/flannel-compat.md §2.3: {@code <own subnet network address>/32} as the only address of {@code network} on
    * the device (other in-Network addresses removed, others left), then the device is set up.
    *
    * @return the device as the kernel reports it afterwards (its MAC is the VtepMAC)

@@ -11,7 +11,7 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * A vxlan lease's {@code BackendData}: {@code {"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}} (spec §1.4).
+ * A vxlan lease's {@code BackendData}: {@code {"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}} (docs/flannel-compat.md §1.4).
  *
  * @param vni     the publisher's VNI (informational: peers use their own)
  * @param vtepMac the publisher's vxlan device MAC, lowercase colon form

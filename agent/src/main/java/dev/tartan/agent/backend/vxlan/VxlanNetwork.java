@@ -90,7 +90,7 @@ public final class VxlanNetwork implements PeerOverlay {
     this.ownSubnet = Objects.requireNonNull(subnet, "subnet");
   }
 
-  /** Creates, reuses or recreates the device (spec §2.2); its MAC becomes the VtepMAC. */
+  /** Creates, reuses or recreates the device (docs/flannel-compat.md §2.2); its MAC becomes the VtepMAC. */
   public synchronized Link ensureDevice() throws NetlinkException {
     Link l = VxlanDevice.ensure(nl, spec);
     remember(l);
@@ -110,7 +110,7 @@ public final class VxlanNetwork implements PeerOverlay {
    * After the lease: {@code <subnet>.0/32} on the device, device up, bridge with {@code
    * <subnet>.1/<len>} and the overlay MTU, up.
    *
-   * @return the device afterwards; its MAC must still be the published VtepMAC (spec §2.3)
+   * @return the device afterwards; its MAC must still be the published VtepMAC (docs/flannel-compat.md §2.3)
    */
   public synchronized Link configure(Ipv4Subnet subnet) throws NetlinkException {
     ownSubnet(subnet);

@@ -24,7 +24,7 @@ import java.util.Set;
 /**
  * The pure part of the VXLAN backend (flannel's {@code handleSubnetEvents} as a function): for
  * every remote vxlan lease, neighbour {@code S0 -> VtepMAC} (permanent), FDB {@code VtepMAC ->
- * PublicIP} and route {@code S via S0 dev D onlink proto tartan} (spec §2.4).
+ * PublicIP} and route {@code S via S0 dev D onlink proto tartan} (docs/flannel-compat.md §2.4).
  *
  * <p>Left out: our own subnet; leases whose BackendType is not {@code vxlan} or whose BackendData
  * cannot be decoded ({@link DesiredState#skipped()}); leases that overlap a subnet already taken
