@@ -361,7 +361,7 @@ static int read_answer(int fd, struct answer *a, long long accept_deadline, cons
           r = recv_all(fd, c, 4, deadline);
           if (r != 1) return cut(accepted, r);
           uint32_t v = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 | (uint32_t)c[2] << 8 | c[3];
-          if (v > 255) {
+          if (v > 125) { /* 126 and up mean "cannot run" and signals: never a plugin's own status */
             *why = "exit status out of range";
             return A_BAD;
           }

@@ -187,15 +187,12 @@ public final class AttachServer implements AutoCloseable {
         return;
       }
       String refusal = refusal(ch);
-      if (refusal != null) {
-        reply(ch, error(CniException.ATTACH_REFUSED, refusal));
-        continue;
-      }
       try {
-        workers.execute(() -> serve(ch));
+        workers.execute(() -> serve(ch, refusal));
       } catch (RejectedExecutionException e) {
         reply(ch, Answer.fallBack(closed ? "the agent is stopping" : "the agent is busy ("
             + workers.getActiveCount() + " calls running, " + workers.getQueue().size() + " waiting)"));
+        served.incrementAndGet();
       }
     }
   }
@@ -218,7 +215,8 @@ public final class AttachServer implements AutoCloseable {
     return null;
   }
 
-  private void serve(SocketChannel ch) {
+  /** Reads the request (also a refused caller's: it reads the answer only after writing), answers it. */
+  private void serve(SocketChannel ch, String refusal) {
     Answer answer;
     InputStream in = Channels.newInputStream(ch);
     ScheduledFuture<?> deadline = timer.schedule(() -> closeQuietly(ch), READ_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
@@ -227,13 +225,18 @@ public final class AttachServer implements AutoCloseable {
       try {
         request = AttachProtocol.readRequest(in);
       } catch (UnsupportedVersionException e) {
-        reply(ch, Answer.fallBack(e.getMessage()));
+        replyAndDrain(ch, in, Answer.fallBack(e.getMessage()));
         return;
       } catch (ProtocolException e) {
-        reply(ch, error(CniException.ATTACH_REFUSED, "malformed attach request: " + e.getMessage()));
+        replyAndDrain(ch, in, error(CniException.ATTACH_REFUSED, refusal != null ? refusal
+            : "malformed attach request: " + e.getMessage()));
         return;
       } catch (IOException e) {
         closeQuietly(ch); // cut short, or too slow: nobody is waiting for an answer
+        return;
+      }
+      if (refusal != null) {
+        reply(ch, error(CniException.ATTACH_REFUSED, refusal));
         return;
       }
       try {
@@ -265,7 +268,27 @@ public final class AttachServer implements AutoCloseable {
       // the caller is gone
     } finally {
       closeQuietly(ch);
-      served.incrementAndGet();
+    }
+  }
+
+  /**
+   * Answers a request that was not read to its end, then reads (and drops) the rest until the caller closes or
+   * the read deadline passes: closing with unread input would reset the connection, and the caller could lose
+   * the answer.
+   */
+  private void replyAndDrain(SocketChannel ch, InputStream in, Answer a) {
+    try {
+      write(ch, concat(AttachProtocol.answerHeader(), AttachProtocol.answerBody(a)));
+      ch.shutdownOutput();
+      byte[] sink = new byte[8192];
+      long budget = 2L * AttachProtocol.MAX_STDIN;
+      for (int n; budget > 0 && (n = in.read(sink)) >= 0; ) {
+        budget -= n;
+      }
+    } catch (IOException e) {
+      // the caller is gone, or the deadline closed the channel
+    } finally {
+      closeQuietly(ch);
     }
   }
 
