@@ -41,6 +41,7 @@ import java.util.regex.Pattern;
  * @param configFile             the {@code --config} file that was read, or null
  * @param vxlanPeerFilter        {@code --vxlan-peer-filter}: accept VXLAN packets only from the
  *                               public IPs of the network's hosts
+ * @param attachSocket           {@code --attach-socket}, or null (off)
  */
 public record AgentConfig(
     List<URI> etcdEndpoints,
@@ -65,7 +66,8 @@ public record AgentConfig(
     Duration leaseTtl,
     Duration resyncInterval,
     Path configFile,
-    boolean vxlanPeerFilter) {
+    boolean vxlanPeerFilter,
+    Path attachSocket) {
 
   /** Smallest and largest {@code --subnet-lease-renew-margin}, in minutes (flannel's range). */
   public static final int MIN_RENEW_MARGIN_MINUTES = 1;
@@ -106,6 +108,19 @@ public record AgentConfig(
     requirePositive(requireNonNull(resyncInterval, "resyncInterval"), "resync-interval");
   }
 
+  /** Without {@code attachSocket} (off), the shape before that setting existed. */
+  public AgentConfig(List<URI> etcdEndpoints, String etcdPrefix, Path etcdCaFile, Path etcdCertFile,
+      Path etcdKeyFile, String etcdUsername, String etcdPassword, List<String> iface,
+      List<String> ifaceRegex, Inet4Address ifaceCanReach, Inet4Address publicIp, Path subnetFile,
+      Duration subnetLeaseRenewMargin, boolean ipMasq, boolean ipMasqFullyRandomDisable,
+      boolean iptablesForwardRules, Duration iptablesResync, InetAddress healthzIp, int healthzPort,
+      Duration leaseTtl, Duration resyncInterval, Path configFile, boolean vxlanPeerFilter) {
+    this(etcdEndpoints, etcdPrefix, etcdCaFile, etcdCertFile, etcdKeyFile, etcdUsername, etcdPassword,
+        iface, ifaceRegex, ifaceCanReach, publicIp, subnetFile, subnetLeaseRenewMargin, ipMasq,
+        ipMasqFullyRandomDisable, iptablesForwardRules, iptablesResync, healthzIp, healthzPort,
+        leaseTtl, resyncInterval, configFile, vxlanPeerFilter, null);
+  }
+
   /** Without {@code vxlanPeerFilter} (false), the shape before that setting existed. */
   public AgentConfig(List<URI> etcdEndpoints, String etcdPrefix, Path etcdCaFile, Path etcdCertFile,
       Path etcdKeyFile, String etcdUsername, String etcdPassword, List<String> iface,
@@ -116,7 +131,7 @@ public record AgentConfig(
     this(etcdEndpoints, etcdPrefix, etcdCaFile, etcdCertFile, etcdKeyFile, etcdUsername, etcdPassword,
         iface, ifaceRegex, ifaceCanReach, publicIp, subnetFile, subnetLeaseRenewMargin, ipMasq,
         ipMasqFullyRandomDisable, iptablesForwardRules, iptablesResync, healthzIp, healthzPort,
-        leaseTtl, resyncInterval, configFile, false);
+        leaseTtl, resyncInterval, configFile, false, null);
   }
 
   private static void requirePositive(Duration d, String name) {
@@ -193,7 +208,7 @@ public record AgentConfig(
         + ", iptablesForwardRules=" + iptablesForwardRules + ", iptablesResync=" + iptablesResync
         + ", healthzIp=" + text(healthzIp) + ", healthzPort=" + healthzPort + ", leaseTtl=" + leaseTtl
         + ", resyncInterval=" + resyncInterval + ", configFile=" + configFile
-        + ", vxlanPeerFilter=" + vxlanPeerFilter + "]";
+        + ", vxlanPeerFilter=" + vxlanPeerFilter + ", attachSocket=" + attachSocket + "]";
   }
 
   private static String text(InetAddress a) {

@@ -112,6 +112,11 @@ public final class AgentOptions {
           + "(default false).")
   String vxlanPeerFilter;
 
+  @Option(names = "--attach-socket", paramLabel = "PATH",
+      description = "Root-only UNIX socket on which the agent runs CNI calls for the tartan-cni front end; "
+          + "\"\" turns it off (default /run/tartan/attach.sock).")
+  String attachSocket;
+
   /** The value of {@code --config}, or null. */
   String config() {
     return config;
@@ -142,6 +147,7 @@ public final class AgentOptions {
     put(m, Setting.LEASE_TTL, leaseTtl);
     put(m, Setting.RESYNC_INTERVAL, resyncInterval);
     put(m, Setting.VXLAN_PEER_FILTER, vxlanPeerFilter);
+    put(m, Setting.ATTACH_SOCKET, attachSocket);
     return m;
   }
 

@@ -30,7 +30,8 @@ enum Setting {
   HEALTHZ_PORT("healthz-port", Kind.STRING),
   LEASE_TTL("lease-ttl", Kind.STRING),
   RESYNC_INTERVAL("resync-interval", Kind.STRING),
-  VXLAN_PEER_FILTER("vxlan-peer-filter", Kind.STRING);
+  VXLAN_PEER_FILTER("vxlan-peer-filter", Kind.STRING),
+  ATTACH_SOCKET("attach-socket", Kind.STRING);
 
   /**
    * How raw values are shaped. STRING: one value. LIST: repeatable flag, one value from env, a list
