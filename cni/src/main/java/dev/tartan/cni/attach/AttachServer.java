@@ -158,6 +158,32 @@ public final class AttachServer implements AutoCloseable {
     }
   }
 
+  /**
+   * {@code java -cp tartan-cni.jar dev.tartan.cni.attach.AttachServer SOCKET}: serves CNI calls on SOCKET until
+   * killed, without an agent (benchmarks and trials; the agent serves {@code --attach-socket} itself).
+   */
+  public static void main(String[] args) throws Exception {
+    if (args.length != 1) {
+      System.err.println("usage: java -cp tartan-cni.jar dev.tartan.cni.attach.AttachServer SOCKET");
+      System.exit(2);
+    }
+    Log stderr = new Log() {
+      @Override
+      public void info(String line) {
+        System.err.println(line);
+      }
+
+      @Override
+      public void warn(String line) {
+        System.err.println(line);
+      }
+    };
+    AttachServer s = start(Path.of(args[0]), stderr);
+    Runtime.getRuntime().addShutdownHook(new Thread(s::close));
+    System.err.println("serving CNI calls on " + s.socket());
+    Thread.currentThread().join();
+  }
+
   public Path socket() {
     return socket;
   }
