@@ -36,7 +36,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class PackageInstallIT {
   static final Path UNIT = Path.of("/lib/systemd/system/tartan.service");
-  static final Path PLUGIN = Path.of("/usr/share/tartan/tartan-cni");
+  /** The CNI front end runtimes call (C); the standalone plugin (JVM launcher) is in /usr/share/tartan. */
+  static final Path PLUGIN = Path.of("/usr/lib/tartan/tartan-cni");
   static final List<Path> FLANNEL_NAMES = List.of(Path.of("/usr/lib/cni/flannel"), Path.of("/opt/cni/bin/flannel"));
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -68,6 +69,8 @@ class PackageInstallIT {
     assertThat(Path.of("/usr/share/tartan/tartan.jar")).isRegularFile();
     assertThat(Path.of("/usr/share/tartan/tartan-cni.jar")).isRegularFile();
     assertThat(mode(PLUGIN.toString())).isEqualTo("rwxr-xr-x");
+    assertThat(mode("/usr/share/tartan/tartan-cni")).isEqualTo("rwxr-xr-x");
+    assertThat(Path.of("/usr/lib/tartan/tartan-cni-java").toRealPath()).isEqualTo(Path.of("/usr/share/tartan/tartan-cni"));
     assertThat(Path.of("/usr/lib/cni/tartan").toRealPath()).isEqualTo(PLUGIN);
     assertThat(Path.of("/opt/cni/bin/tartan").toRealPath()).isEqualTo(PLUGIN);
     assertThat(UNIT).isRegularFile();
