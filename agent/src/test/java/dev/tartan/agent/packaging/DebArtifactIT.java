@@ -31,7 +31,7 @@ class DebArtifactIT {
     assertThat(Cmd.run("dpkg-deb", "-f", deb, "Version").strip()).isEqualTo(Deb.version());
     assertThat(Cmd.run("dpkg-deb", "-f", deb, "Architecture").strip()).isEqualTo(Deb.arch());
     assertThat(Cmd.run("dpkg-deb", "-f", deb, "Depends").strip()).isEqualTo(
-        "default-jre-headless (>= 2:1.17) | java17-runtime-headless, iproute2, iptables, containernetworking-plugins");
+        "libc6, default-jre-headless (>= 2:1.17) | java17-runtime-headless, iproute2, iptables, containernetworking-plugins");
     assertThat(Cmd.run("dpkg-deb", "-I", deb, "conffiles").lines().toList())
         .containsExactlyInAnyOrder("/etc/tartan/agent.conf", "/etc/default/tartan");
     assertThat(Cmd.run("dpkg-deb", "-I", deb, "triggers")).contains("interest-noawait /usr/lib/jvm");
