@@ -11,6 +11,7 @@
 #   fallback    the front end with no server (socket absent): it runs tartan+cds
 # and prints the medians and the ADD ratio against bare (targets: attach <= 1.5x; fallback ~ tartan+cds).
 #
+# BENCH_SERVER_JAVA_OPTS: extra JVM flags for the attach server (to try a lever).
 # Usage: sudo scripts/bench-cni.sh [N]     (needs root, iproute2, /usr/lib/cni/bridge, java; build cni first:
 #                                           mvn -B -o -pl cni package -DskipTests)
 # Only namespaces and files this script creates are touched; everything is removed on exit.
@@ -32,7 +33,7 @@ C=cnibc-$suffix
 T=$(mktemp -d /tmp/bench-cni.XXXXXX)
 SERVER=
 cleanup() {
-  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; fi
+  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true; fi
   ip netns del "$H" 2>/dev/null || true
   ip netns del "$C" 2>/dev/null || true
   rm -rf "$T"
@@ -62,7 +63,7 @@ sed "s|\"type\":\"tartan\"|&,\"attachSocket\":\"$T/absent.sock\"|" "$T/tartan.js
 # The attach server inside the host namespace (the delegates run as its children there), with the agent's
 # JVM flags (systemd/tartan).
 ip netns exec "$H" java -Xms8m -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k \
-  -XX:ReservedCodeCacheSize=24m -cp "$ROOT/cni/target/tartan-cni.jar" dev.tartan.cni.attach.AttachServer \
+  -XX:ReservedCodeCacheSize=24m ${BENCH_SERVER_JAVA_OPTS:-} -cp "$ROOT/cni/target/tartan-cni.jar" dev.tartan.cni.attach.AttachServer \
   "$T/run/attach.sock" 2>"$T/server.log" &
 SERVER=$!
 for _ in $(seq 100); do [ -S "$T/run/attach.sock" ] && break; sleep 0.1; done
