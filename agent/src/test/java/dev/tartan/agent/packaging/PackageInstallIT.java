@@ -215,7 +215,8 @@ class PackageInstallIT {
       assertThat(Files.readString(Path.of("/proc/" + pid + "/comm")).strip())
           .as("the launcher execs java: the main PID is the JVM").isEqualTo("java");
       String status = Files.readString(Path.of("/proc/" + pid + "/status"));
-      assertThat(status).contains("CapBnd:\t0000000000003000").contains("NoNewPrivs:\t1");
+      assertThat(status).as("CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN (the attach socket's delegates)")
+          .contains("CapBnd:\t0000000000203000").contains("NoNewPrivs:\t1");
       String cmdline = Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' ');
       assertThat(cmdline).contains("-Xmx64m", "-Dtartan.started.by=PackageInstallIT",
           "-jar /usr/share/tartan/tartan.jar agent --config /etc/tartan/agent.conf");

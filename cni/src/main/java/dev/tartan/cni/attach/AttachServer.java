@@ -202,15 +202,31 @@ public final class AttachServer implements AutoCloseable {
   }
 
   private void acceptLoop() {
+    boolean failing = false;
     while (!closed) {
       SocketChannel ch;
       try {
         ch = server.accept();
-      } catch (IOException e) {
-        if (!closed) {
-          log.warn("attach socket " + socket + ": accept failed, no more calls are served: " + e.getMessage());
+        if (failing) {
+          log.info("attach socket " + socket + ": accepting calls again");
+          failing = false;
         }
+      } catch (java.nio.channels.ClosedChannelException e) {
         return;
+      } catch (IOException e) {
+        if (closed) {
+          return;
+        }
+        if (!failing) { // e.g. out of file descriptors: callers time out and fall back meanwhile
+          log.warn("attach socket " + socket + ": accept failed, retrying: " + e.getMessage());
+          failing = true;
+        }
+        try {
+          Thread.sleep(100);
+        } catch (InterruptedException stop) {
+          return;
+        }
+        continue;
       }
       String refusal = refusal(ch);
       try {
@@ -273,7 +289,12 @@ public final class AttachServer implements AutoCloseable {
         return;
       }
       deadline.cancel(false);
-      answer = handler.handle(request);
+      try {
+        answer = handler.handle(request);
+      } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+        log.warn("attach socket " + socket + ": a call failed inside the agent: " + e);
+        answer = error(CniException.INTERNAL, "internal error in the tartan agent while handling the call: " + e);
+      }
       try {
         write(ch, AttachProtocol.answerBody(answer));
       } catch (IOException e) {
@@ -348,7 +369,7 @@ public final class AttachServer implements AutoCloseable {
   private static ThreadFactory threads(String prefix) {
     AtomicInteger n = new AtomicInteger();
     return r -> {
-      Thread t = new Thread(null, r, prefix + n.incrementAndGet(), 256 << 10);
+      Thread t = new Thread(null, r, prefix + n.incrementAndGet(), 512 << 10);
       t.setDaemon(true);
       return t;
     };

@@ -113,6 +113,20 @@ class AttachServerTest {
   }
 
   @Test
+  void aHandlerThatBlowsUpIsAnErrorAnswerAndTheServerCarriesOn() throws Exception {
+    serve(r -> {
+      if (r.env().containsKey("CNI_BOOM")) {
+        throw new IllegalStateException("boom");
+      }
+      return echo(r);
+    }, 1, 1);
+    FrontEnd.Run boom = fe.run(Map.of("CNI_COMMAND", "ADD", "CNI_BOOM", "1"), conf());
+    assertThat(boom.status()).isEqualTo(1);
+    assertThat(boom.stdout()).contains("\"code\": 999", "boom");
+    assertThat(fe.run(Map.of("CNI_COMMAND", "ADD"), conf()).status()).isEqualTo(3);
+  }
+
+  @Test
   void withoutAServerTheStandalonePluginGetsTheSameStdinAndEnvironment() throws Exception {
     FrontEnd.Run run = fe.run(Map.of("CNI_COMMAND", "DEL", "CNI_CONTAINERID", "c1"), conf());
     assertThat(run.fellBack()).as(run.toString()).isTrue();
