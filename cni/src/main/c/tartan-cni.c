@@ -437,7 +437,9 @@ int main(int argc, char **argv) {
 
   char *version = NULL;
   if (top_level_string(in.p, in.len, "cniVersion", &version)) {
-    if (*version && strlen(version) < sizeof cni_version) strcpy(cni_version, version);
+    /* only a plain version ("1.0.0") goes into the error JSON this program may print */
+    if (*version && strlen(version) < sizeof cni_version && strspn(version, "0123456789.") == strlen(version))
+      strcpy(cni_version, version);
     free(version);
   }
   char *sock_path = NULL;
