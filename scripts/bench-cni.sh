@@ -33,7 +33,7 @@ C=cnibc-$suffix
 T=$(mktemp -d /tmp/bench-cni.XXXXXX)
 SERVER=
 cleanup() {
-  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true; fi
+  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
   ip netns del "$H" 2>/dev/null || true
   ip netns del "$C" 2>/dev/null || true
   rm -rf "$T"
