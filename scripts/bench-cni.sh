@@ -2,11 +2,16 @@
 # bench-cni.sh: start-up cost of the Tartan CNI plugin against the plain Go plugins it delegates to.
 #
 # Measures, N times each (default 30), interleaved, inside a throw-away host namespace:
-#   bare     /usr/lib/cni/bridge ADD and DEL with host-local (the config the plugin would hand on)
-#   tartan   cni/target/tartan-cni ADD and DEL (JVM + subnet.env + delegate config + the same bridge)
-#   tartan+cds  the same with an AppCDS archive (made with `tartan-cni --create-cds` in a temp copy)
-# and prints the medians and the ADD ratio against bare (target: <= 2.5x).
+#   bare        /usr/lib/cni/bridge ADD and DEL with host-local (the config the plugin would hand on)
+#   tartan      the standalone plugin cni/target/tartan-cni-java (JVM + subnet.env + delegate config + bridge)
+#   tartan+cds  the same with an AppCDS archive (made with `tartan-cni-java --create-cds` in a temp copy)
+#   attach      the front end cni/target/tartan-cni with an attach server up: the cni module's AttachServer in
+#               a JVM with the agent's flags, as the agent runs it (no etcd needed: the same code, warmed by
+#               3 discarded calls, as an agent is after its first containers)
+#   fallback    the front end with no server (socket absent): it runs tartan+cds
+# and prints the medians and the ADD ratio against bare (targets: attach <= 1.5x; fallback ~ tartan+cds).
 #
+# BENCH_SERVER_JAVA_OPTS: extra JVM flags for the attach server (to try a lever).
 # Usage: sudo scripts/bench-cni.sh [N]     (needs root, iproute2, /usr/lib/cni/bridge, java; build cni first:
 #                                           mvn -B -o -pl cni package -DskipTests)
 # Only namespaces and files this script creates are touched; everything is removed on exit.
@@ -14,18 +19,21 @@ set -euo pipefail
 
 N=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LAUNCHER=$ROOT/cni/target/tartan-cni
+LAUNCHER=$ROOT/cni/target/tartan-cni-java
+FRONT=$ROOT/cni/target/tartan-cni
 PLUGINS=${CNI_PLUGIN_DIR:-/usr/lib/cni}
 
 [ "$(id -u)" = 0 ] || { echo "bench-cni: needs root (network namespaces)" >&2; exit 2; }
 [ -x "$PLUGINS/bridge" ] && [ -x "$PLUGINS/host-local" ] || { echo "bench-cni: no bridge/host-local in $PLUGINS" >&2; exit 2; }
-[ -x "$LAUNCHER" ] && [ -f "$ROOT/cni/target/tartan-cni.jar" ] || { echo "bench-cni: build first: mvn -B -o -pl cni package -DskipTests" >&2; exit 2; }
+[ -x "$LAUNCHER" ] && [ -x "$FRONT" ] && [ -f "$ROOT/cni/target/tartan-cni.jar" ] || { echo "bench-cni: build first: mvn -B -o -pl cni package -DskipTests" >&2; exit 2; }
 
 suffix=$$
 H=cnibh-$suffix
 C=cnibc-$suffix
 T=$(mktemp -d /tmp/bench-cni.XXXXXX)
+SERVER=
 cleanup() {
+  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
   ip netns del "$H" 2>/dev/null || true
   ip netns del "$C" 2>/dev/null || true
   rm -rf "$T"
@@ -39,8 +47,8 @@ ip -n "$H" link set lo up
 # A private copy of the plugin, so the CDS archive does not land in cni/target.
 mkdir -p "$T/plain" "$T/cds"
 cp "$LAUNCHER" "$ROOT/cni/target/tartan-cni.jar" "$T/plain/"
-cp "$LAUNCHER" "$ROOT/cni/target/tartan-cni.jar" "$T/cds/"
-"$T/cds/tartan-cni" --create-cds 2>/dev/null
+cp "$LAUNCHER" "$FRONT" "$ROOT/cni/target/tartan-cni.jar" "$T/cds/"
+"$T/cds/tartan-cni-java" --create-cds 2>/dev/null
 
 printf 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n' >"$T/subnet.env"
 cat >"$T/bare.json" <<EOF
@@ -49,6 +57,20 @@ EOF
 cat >"$T/tartan.json" <<EOF
 {"cniVersion":"1.0.0","name":"bench","type":"tartan","subnetFile":"$T/subnet.env","dataDir":"$T/data","ipam":{"dataDir":"$T/ipam"}}
 EOF
+sed "s|\"type\":\"tartan\"|&,\"attachSocket\":\"$T/run/attach.sock\"|" "$T/tartan.json" >"$T/attach.json"
+sed "s|\"type\":\"tartan\"|&,\"attachSocket\":\"$T/absent.sock\"|" "$T/tartan.json" >"$T/fallback.json"
+
+# The attach server inside the host namespace (the delegates run as its children there), with the agent's
+# JVM flags (systemd/tartan), at the same priority as the measuring loop below (nice -20 in a session of its
+# own): its delegates do the work the loop's bare delegates do, so they compete for the CPU on equal terms.
+nice -n -20 setsid ip netns exec "$H" sh -c \
+  'if [ -w /proc/self/autogroup ]; then echo -20 >/proc/self/autogroup 2>/dev/null || true; fi; exec "$@"' sh \
+  java -Xms8m -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -XX:ReservedCodeCacheSize=24m \
+  ${BENCH_SERVER_JAVA_OPTS:-} -cp "$ROOT/cni/target/tartan-cni.jar" dev.tartan.cni.attach.AttachServer \
+  "$T/run/attach.sock" 2>"$T/server.log" &
+SERVER=$!
+for _ in $(seq 100); do [ -S "$T/run/attach.sock" ] && break; sleep 0.1; done
+[ -S "$T/run/attach.sock" ] || { echo "bench-cni: the attach server did not start:" >&2; cat "$T/server.log" >&2; exit 1; }
 
 # The loop runs inside the host namespace, so no call pays for `ip netns exec`, and at nice -20 in a session
 # of its own (with autogroup scheduling, nice only counts within a session), so other work on the machine
@@ -68,15 +90,24 @@ call() { # call VARIANT COMMAND ID BIN CONFIG -> appends elapsed ms to $T/VARIAN
   end=$(now_us)
   echo "$(( (end - start) / 1000 )).$(( (end - start) % 1000 / 100 ))" >>"$T/$1.$2"
 }
+for ((i = 0; i < 3; i++)); do # warms the attach server's code paths; not counted
+  call warmup ADD "warm$i" "$T/cds/tartan-cni" "$T/attach.json"
+  call warmup DEL "warm$i" "$T/cds/tartan-cni" "$T/attach.json"
+done
 for ((i = 0; i < N; i++)); do
   call bare ADD "bare$i" "$PLUGINS/bridge" "$T/bare.json"
   call bare DEL "bare$i" "$PLUGINS/bridge" "$T/bare.json"
-  call tartan ADD "tartan$i" "$T/plain/tartan-cni" "$T/tartan.json"
-  call tartan DEL "tartan$i" "$T/plain/tartan-cni" "$T/tartan.json"
-  call tartan+cds ADD "cds$i" "$T/cds/tartan-cni" "$T/tartan.json"
-  call tartan+cds DEL "cds$i" "$T/cds/tartan-cni" "$T/tartan.json"
-  call tartan VERSION "v$i" "$T/plain/tartan-cni" "$T/tartan.json"
-  call tartan+cds VERSION "v$i" "$T/cds/tartan-cni" "$T/tartan.json"
+  call tartan ADD "tartan$i" "$T/plain/tartan-cni-java" "$T/tartan.json"
+  call tartan DEL "tartan$i" "$T/plain/tartan-cni-java" "$T/tartan.json"
+  call tartan+cds ADD "cds$i" "$T/cds/tartan-cni-java" "$T/tartan.json"
+  call tartan+cds DEL "cds$i" "$T/cds/tartan-cni-java" "$T/tartan.json"
+  call attach ADD "attach$i" "$T/cds/tartan-cni" "$T/attach.json"
+  call attach DEL "attach$i" "$T/cds/tartan-cni" "$T/attach.json"
+  call fallback ADD "fb$i" "$T/cds/tartan-cni" "$T/fallback.json"
+  call fallback DEL "fb$i" "$T/cds/tartan-cni" "$T/fallback.json"
+  call tartan VERSION "v$i" "$T/plain/tartan-cni-java" "$T/tartan.json"
+  call tartan+cds VERSION "v$i" "$T/cds/tartan-cni-java" "$T/tartan.json"
+  call attach VERSION "v$i" "$T/cds/tartan-cni" "$T/attach.json"
 done
 INNER
 
@@ -86,7 +117,7 @@ bare_add=$(median "$T/bare.ADD")
 echo
 echo "CNI plugin timings, median of $N (ms; range in brackets), $(java -version 2>&1 | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-12s %20s %20s %14s %12s\n' variant ADD DEL VERSION "ADD / bare"
-for v in bare tartan tartan+cds; do
+for v in bare tartan tartan+cds attach fallback; do
   add=$(median "$T/$v.ADD"); del=$(median "$T/$v.DEL")
   ver="-"; [ -f "$T/$v.VERSION" ] && ver=$(median "$T/$v.VERSION")
   ratio=$(awk -v a="$add" -v b="$bare_add" 'BEGIN {printf "%.2fx", a / b}')

@@ -143,7 +143,7 @@ snapshot() { # snapshot JAR DEST
 }
 snapshot agent/target/tartan.jar "$WORK/bin/tartan.jar"
 snapshot cni/target/tartan-cni.jar "$WORK/bin/cni/tartan-cni.jar"
-cp cni/target/tartan-cni "$WORK/bin/cni/"
+cp cni/target/tartan-cni cni/target/tartan-cni-java "$WORK/bin/cni/"
 JAR=$WORK/bin/tartan.jar
 CNI=$WORK/bin/cni/tartan-cni
 CODE="commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git -C "$ROOT" status --porcelain -- agent/src/main store/src/main cni/src/main 2>/dev/null)" ] && echo ' with uncommitted changes in the main sources'); agent/target/tartan.jar of $(date -u -r agent/target/tartan.jar '+%Y-%m-%d %H:%M UTC'); $BUILD_NOTE"
@@ -242,7 +242,7 @@ datapath() { # datapath KEY LABEL: KEY names files ("" or 2), LABEL is added to 
     mkdir -p "$d/t$h"
     ip netns exec "${P}t$h" env -u NOTIFY_SOCKET -u JAVA_OPTS -u TARTAN_JAVA_OPTS TARTAN_JAR="$JAR" \
       "$LAUNCHER" agent --etcd-endpoints "http://$GW:2379" --subnet-file "$d/t$h/subnet.env" --ip-masq \
-      --healthz-ip 127.0.0.1 --healthz-port 8471 >"$d/t$h/agent.log" 2>&1 &
+      --healthz-ip 127.0.0.1 --healthz-port 8471 --attach-socket "$d/t$h/attach.sock" >"$d/t$h/agent.log" 2>&1 &
     agent_pids+=($!)
     PIDS+=($!)
   done
@@ -259,7 +259,7 @@ datapath() { # datapath KEY LABEL: KEY names files ("" or 2), LABEL is added to 
     ip netns add "${P}t${h}c"
     cat >"$d/t$h/cni.conf" <<CONF
 {"cniVersion":"1.0.0","name":"bench","type":"tartan","subnetFile":"$d/t$h/subnet.env",
- "dataDir":"$d/t$h/cni","ipam":{"dataDir":"$d/t$h/ipam"}}
+ "dataDir":"$d/t$h/cni","ipam":{"dataDir":"$d/t$h/ipam"},"attachSocket":"$d/t$h/attach.sock"}
 CONF
     IP[t$h]=$(ip netns exec "${P}t$h" env CNI_COMMAND=ADD CNI_CONTAINERID="bench-t$h" \
       CNI_NETNS="/run/netns/${P}t${h}c" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \

@@ -116,7 +116,7 @@ say "starting one agent per host"
 for h in $(seq 1 "$HOSTS"); do
   ip netns exec "tartan-h$h" java "${JAVA_OPTS[@]}" -jar "$JAR" agent \
     --etcd-endpoints "$ETCD" --subnet-file "$WORK/h$h/subnet.env" --ip-masq \
-    --healthz-ip 127.0.0.1 --healthz-port 8471 >"$WORK/h$h/agent.log" 2>&1 &
+    --healthz-ip 127.0.0.1 --healthz-port 8471 --attach-socket "$WORK/h$h/attach.sock" >"$WORK/h$h/agent.log" 2>&1 &
   AGENT_PIDS+=($!)
 done
 for h in $(seq 1 "$HOSTS"); do
@@ -136,7 +136,7 @@ for h in $(seq 1 "$HOSTS"); do
   for c in $(seq 1 "$PODS_PER_HOST"); do
     ip netns add "tartan-h$h-c$c"
     cat >"$WORK/h$h/cni-c$c.conf" <<CONF
-{"cniVersion":"1.0.0","name":"tartan-demo","type":"tartan","subnetFile":"$WORK/h$h/subnet.env",
+{"cniVersion":"1.0.0","name":"tartan-demo","type":"tartan","subnetFile":"$WORK/h$h/subnet.env","attachSocket":"$WORK/h$h/attach.sock",
  "dataDir":"$WORK/h$h/cni","delegate":{"hairpinMode":true},"ipam":{"dataDir":"$WORK/h$h/ipam"}}
 CONF
     result=$(cni_call ADD "$h" "$c")

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # build
   openjdk-17-jdk-headless maven
+  # the CNI front end (cni/src/main/c) is compiled by the build
+  gcc libc6-dev
   # real etcd for the tests and the demo
   etcd-server etcd-client
   # kernel data path, firewall, CNI delegates

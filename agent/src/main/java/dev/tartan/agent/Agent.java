@@ -1,6 +1,7 @@
 package dev.tartan.agent;
 
 import dev.tartan.agent.backend.BackendTypes;
+import dev.tartan.agent.attach.AttachSocket;
 import dev.tartan.agent.backend.Bridge;
 import dev.tartan.agent.backend.vxlan.VxlanBackendConfig;
 import dev.tartan.agent.backend.vxlan.VxlanNetwork;
@@ -118,6 +119,9 @@ public final class Agent implements AutoCloseable {
       closers.add(health.get());
       log.info("health endpoints on http://{}:{}/healthz and /readyz", cfg.healthzIp().getHostAddress(),
           health.get().boundPort());
+    }
+    if (cfg.attachSocket() != null) {
+      AttachSocket.start(cfg.attachSocket()).ifPresent(closers::add);
     }
 
     notReady = "waiting for etcd";

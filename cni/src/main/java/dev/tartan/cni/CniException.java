@@ -28,6 +28,10 @@ public final class CniException extends Exception {
   public static final int DELEGATE_FAILED = 101;
   /** CHECK: the container interface does not hold what the ADD result says. */
   public static final int CHECK_FAILED = 102;
+  /** The agent's attach socket refused the call: the caller is not root, or it broke the attach protocol. */
+  public static final int ATTACH_REFUSED = 103;
+  /** The front end lost the agent while it handled the call (the call's outcome is unknown: retry or DEL). */
+  public static final int ATTACH_LOST = 104;
   /** An unexpected failure inside this plugin (the Go library's catch-all code). */
   public static final int INTERNAL = 999;
 

@@ -23,7 +23,8 @@ import java.util.stream.Stream;
  * removed by {@link #close}, also when a test fails.
  */
 final class PluginHost implements AutoCloseable {
-  static final Path LAUNCHER = Path.of("target", "tartan-cni").toAbsolutePath();
+  /** The standalone plugin (the JVM launcher) the front end falls back to; the front end has its own tests. */
+  static final Path LAUNCHER = Path.of("target", "tartan-cni-java").toAbsolutePath();
   static final Path PLUGINS = Path.of("/usr/lib/cni");
   static final String SUBNET_ENV = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\n"
       + "FLANNEL_IPMASQ=true\n";

@@ -43,6 +43,7 @@ import java.util.regex.Pattern;
  *                               public IPs of the network's hosts
  * @param peerExpiryGrace        {@code --peer-expiry-grace}: how long a peer whose lease expired
  *                               keeps its entries; zero or more
+ * @param attachSocket           {@code --attach-socket}, or null (off)
  */
 public record AgentConfig(
     List<URI> etcdEndpoints,
@@ -68,7 +69,8 @@ public record AgentConfig(
     Duration resyncInterval,
     Path configFile,
     boolean vxlanPeerFilter,
-    Duration peerExpiryGrace) {
+    Duration peerExpiryGrace,
+    Path attachSocket) {
 
   /** Default of {@code --peer-expiry-grace}. */
   public static final Duration DEFAULT_PEER_EXPIRY_GRACE = Duration.ofSeconds(60);
@@ -116,7 +118,7 @@ public record AgentConfig(
     }
   }
 
-  /** Without {@code peerExpiryGrace} (the default), the shape before that setting existed. */
+  /** With the defaults of {@code peerExpiryGrace} and {@code attachSocket} (off): the shape before those settings. */
   public AgentConfig(List<URI> etcdEndpoints, String etcdPrefix, Path etcdCaFile, Path etcdCertFile,
       Path etcdKeyFile, String etcdUsername, String etcdPassword, List<String> iface,
       List<String> ifaceRegex, Inet4Address ifaceCanReach, Inet4Address publicIp, Path subnetFile,
@@ -126,7 +128,7 @@ public record AgentConfig(
     this(etcdEndpoints, etcdPrefix, etcdCaFile, etcdCertFile, etcdKeyFile, etcdUsername, etcdPassword,
         iface, ifaceRegex, ifaceCanReach, publicIp, subnetFile, subnetLeaseRenewMargin, ipMasq,
         ipMasqFullyRandomDisable, iptablesForwardRules, iptablesResync, healthzIp, healthzPort,
-        leaseTtl, resyncInterval, configFile, vxlanPeerFilter, DEFAULT_PEER_EXPIRY_GRACE);
+        leaseTtl, resyncInterval, configFile, vxlanPeerFilter, DEFAULT_PEER_EXPIRY_GRACE, null);
   }
 
   /** Without {@code vxlanPeerFilter} (false), the shape before that setting existed. */
@@ -139,7 +141,7 @@ public record AgentConfig(
     this(etcdEndpoints, etcdPrefix, etcdCaFile, etcdCertFile, etcdKeyFile, etcdUsername, etcdPassword,
         iface, ifaceRegex, ifaceCanReach, publicIp, subnetFile, subnetLeaseRenewMargin, ipMasq,
         ipMasqFullyRandomDisable, iptablesForwardRules, iptablesResync, healthzIp, healthzPort,
-        leaseTtl, resyncInterval, configFile, false);
+        leaseTtl, resyncInterval, configFile, false, DEFAULT_PEER_EXPIRY_GRACE, null);
   }
 
   private static void requirePositive(Duration d, String name) {
@@ -217,7 +219,7 @@ public record AgentConfig(
         + ", healthzIp=" + text(healthzIp) + ", healthzPort=" + healthzPort + ", leaseTtl=" + leaseTtl
         + ", resyncInterval=" + resyncInterval + ", peerExpiryGrace=" + peerExpiryGrace
         + ", configFile=" + configFile
-        + ", vxlanPeerFilter=" + vxlanPeerFilter + "]";
+        + ", vxlanPeerFilter=" + vxlanPeerFilter + ", attachSocket=" + attachSocket + "]";
   }
 
   private static String text(InetAddress a) {

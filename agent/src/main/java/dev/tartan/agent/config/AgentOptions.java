@@ -118,6 +118,11 @@ public final class AgentOptions {
           + "until it renews or another host takes the subnet; 0 removes at once (default 60s).")
   String peerExpiryGrace;
 
+  @Option(names = "--attach-socket", paramLabel = "PATH",
+      description = "Root-only UNIX socket on which the agent runs CNI calls for the tartan-cni front end; "
+          + "\"\" turns it off (default /run/tartan/attach.sock).")
+  String attachSocket;
+
   /** The value of {@code --config}, or null. */
   String config() {
     return config;
@@ -149,6 +154,7 @@ public final class AgentOptions {
     put(m, Setting.RESYNC_INTERVAL, resyncInterval);
     put(m, Setting.VXLAN_PEER_FILTER, vxlanPeerFilter);
     put(m, Setting.PEER_EXPIRY_GRACE, peerExpiryGrace);
+    put(m, Setting.ATTACH_SOCKET, attachSocket);
     return m;
   }
 

@@ -266,10 +266,11 @@ final class ConfigResolver {
     Duration resync = positiveDuration(Setting.RESYNC_INTERVAL, raw);
     boolean vxlanPeerFilter = bool(Setting.VXLAN_PEER_FILTER, raw);
     Duration peerExpiryGrace = nonNegativeDuration(Setting.PEER_EXPIRY_GRACE, raw);
+    Path attachSocket = attachSocket(raw);
     AgentConfig config = new AgentConfig(endpoints, prefix, ca, cert, key, user, password, iface,
         ifaceRegex, canReach, publicIp, subnetFile, Duration.ofMinutes(margin), ipMasq,
         randomFullyDisable, forwardRules, iptablesResync, healthzIp, healthzPort, leaseTtl, resync,
-        configFile, vxlanPeerFilter, peerExpiryGrace);
+        configFile, vxlanPeerFilter, peerExpiryGrace, attachSocket);
     try {
       config.etcdOptions();
     } catch (IllegalArgumentException e) {
@@ -279,6 +280,25 @@ final class ConfigResolver {
           + " (" + from + ")");
     }
     return config;
+  }
+
+  /** {@code --attach-socket}: an absolute path that fits a UNIX socket address, or null ("" = off). */
+  private static Path attachSocket(Map<Setting, Raw> raw) throws AgentConfigException {
+    String v = optional(Setting.ATTACH_SOCKET, raw);
+    if (v == null) {
+      return null;
+    }
+    String source = raw.get(Setting.ATTACH_SOCKET).source;
+    Path p = path(Setting.ATTACH_SOCKET.key, v, source);
+    if (!p.isAbsolute() || p.getFileName() == null) {
+      throw new AgentConfigException("attach-socket '" + v + "' must be an absolute file path such as "
+          + "/run/tartan/attach.sock, or \"\" to turn it off (from " + source + ")");
+    }
+    if (v.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 100) {
+      throw new AgentConfigException("attach-socket '" + v + "' is longer than 100 bytes, too long for a UNIX "
+          + "socket address: choose a shorter path (from " + source + ")");
+    }
+    return p;
   }
 
   private static String text(Setting s, Map<Setting, Raw> raw) throws AgentConfigException {

@@ -31,7 +31,8 @@ enum Setting {
   LEASE_TTL("lease-ttl", Kind.STRING),
   RESYNC_INTERVAL("resync-interval", Kind.STRING),
   VXLAN_PEER_FILTER("vxlan-peer-filter", Kind.STRING),
-  PEER_EXPIRY_GRACE("peer-expiry-grace", Kind.STRING);
+  PEER_EXPIRY_GRACE("peer-expiry-grace", Kind.STRING),
+  ATTACH_SOCKET("attach-socket", Kind.STRING);
 
   /**
    * How raw values are shaped. STRING: one value. LIST: repeatable flag, one value from env, a list

@@ -90,7 +90,8 @@ final class BenchHost implements AutoCloseable {
     List<String> argv = new ArrayList<>(List.of("ip", "netns", "exec", ns, launcher.toString(), "agent",
         "--etcd-endpoints", endpoints, "--etcd-prefix", prefix,
         "--subnet-file", dir.resolve("subnet.env").toString(), "--ip-masq",
-        "--healthz-ip", "127.0.0.1", "--healthz-port", "8471"));
+        "--healthz-ip", "127.0.0.1", "--healthz-port", "8471",
+        "--attach-socket", dir.resolve("attach.sock").toString())); // not the machine-wide default path
     Path log = dir.resolve("agent-" + agents.size() + ".log");
     ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));

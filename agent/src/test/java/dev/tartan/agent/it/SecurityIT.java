@@ -338,7 +338,8 @@ class SecurityIT {
 
   static List<String> launcher(int h, Path subnetFile) {
     return List.of(Path.of("..", "systemd", "tartan").toAbsolutePath().normalize().toString(), "agent",
-        "--subnet-file", subnetFile.toString(), "--healthz-ip", "127.0.0.1", "--healthz-port", "8471");
+        "--subnet-file", subnetFile.toString(), "--healthz-ip", "127.0.0.1", "--healthz-port", "8471",
+        "--attach-socket", bed.attachSocket(h).toString()); // not the machine-wide default
   }
 
   @Test

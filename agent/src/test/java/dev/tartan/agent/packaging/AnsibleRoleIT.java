@@ -185,7 +185,9 @@ class AnsibleRoleIT {
 
       // The agent from the generated files, started as tartan.service would start it.
       ServiceUnit unit = ServiceUnit.read(PackageInstallIT.UNIT);
-      AgentProcess agent = tb.startInHost(1, unit.execStart(), unit.environment(Map.of()), "ansible-unit.log");
+      // (its attach socket in the test bed, not at the machine-wide default path)
+      AgentProcess agent = tb.startInHost(1, unit.execStart(),
+          unit.environment(Map.of("FLANNELD_ATTACH_SOCKET", tb.attachSocket(1).toString())), "ansible-unit.log");
       boolean ready = Testbed.await(Duration.ofSeconds(90), () -> tb.ready(1) || !agent.alive());
       assertThat(ready && agent.alive()).as("agent ready within 90 s; log:\n%s", agent.log()).isTrue();
       assertThat(EtcdAuth.rootGet(tb, "/coreos.com/network/subnets/"))

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.jar.JarFile;
 
 /**
- * The package built by `mvn package` (target/tartan_VERSION_all.deb at the repository root) and
+ * The package built by `mvn package` (target/tartan_VERSION_ARCH.deb at the repository root) and
  * installing it on this machine for a test. A test that installs it writes its JVM's pid to a marker
  * in /run, so a run that was killed half-way is recognised and its package purged by the next run;
  * a package installed by a test run that is still going, or by anyone else, makes the tests skip
@@ -36,7 +36,12 @@ final class Deb {
   }
 
   static Path file() {
-    return Path.of("..", "target", "tartan_" + version() + "_all.deb").toAbsolutePath().normalize();
+    return Path.of("..", "target", "tartan_" + version() + "_" + arch() + ".deb").toAbsolutePath().normalize();
+  }
+
+  /** The build machine's Debian architecture (the package holds the native CNI front end). */
+  static String arch() {
+    return Cmd.run("dpkg", "--print-architecture").strip();
   }
 
   /** Why the install tests cannot run here, or null. */

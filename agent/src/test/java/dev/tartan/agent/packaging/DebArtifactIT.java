@@ -13,7 +13,7 @@ import java.util.TreeMap;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The built target/tartan_VERSION_all.deb as an artifact: control fields, contents, lintian. */
+/** The built target/tartan_VERSION_ARCH.deb as an artifact: control fields, contents, lintian. */
 class DebArtifactIT {
   @BeforeEach
   void needsTheDeb() {
@@ -29,9 +29,9 @@ class DebArtifactIT {
     String deb = Deb.file().toString();
     assertThat(Cmd.run("dpkg-deb", "-f", deb, "Package").strip()).isEqualTo("tartan");
     assertThat(Cmd.run("dpkg-deb", "-f", deb, "Version").strip()).isEqualTo(Deb.version());
-    assertThat(Cmd.run("dpkg-deb", "-f", deb, "Architecture").strip()).isEqualTo("all");
+    assertThat(Cmd.run("dpkg-deb", "-f", deb, "Architecture").strip()).isEqualTo(Deb.arch());
     assertThat(Cmd.run("dpkg-deb", "-f", deb, "Depends").strip()).isEqualTo(
-        "default-jre-headless (>= 2:1.17) | java17-runtime-headless, iproute2, iptables, containernetworking-plugins");
+        "libc6, default-jre-headless (>= 2:1.17) | java17-runtime-headless, iproute2, iptables, containernetworking-plugins");
     assertThat(Cmd.run("dpkg-deb", "-I", deb, "conffiles").lines().toList())
         .containsExactlyInAnyOrder("/etc/tartan/agent.conf", "/etc/default/tartan");
     assertThat(Cmd.run("dpkg-deb", "-I", deb, "triggers")).contains("interest-noawait /usr/lib/jvm");
@@ -50,8 +50,10 @@ class DebArtifactIT {
         .containsEntry("/usr/share/tartan/tartan.jar", "-rw-r--r-- root/root")
         .containsEntry("/usr/share/tartan/tartan-cni.jar", "-rw-r--r-- root/root")
         .containsEntry("/usr/share/tartan/tartan-cni", "-rwxr-xr-x root/root")
-        .containsEntry("/usr/lib/cni/tartan -> ../../share/tartan/tartan-cni", "lrw-r--r-- root/root")
-        .containsEntry("/opt/cni/bin/tartan -> /usr/share/tartan/tartan-cni", "lrw-r--r-- root/root")
+        .containsEntry("/usr/lib/tartan/tartan-cni", "-rwxr-xr-x root/root")
+        .containsEntry("/usr/lib/tartan/tartan-cni-java -> ../../share/tartan/tartan-cni", "lrw-r--r-- root/root")
+        .containsEntry("/usr/lib/cni/tartan -> ../tartan/tartan-cni", "lrw-r--r-- root/root")
+        .containsEntry("/opt/cni/bin/tartan -> /usr/lib/tartan/tartan-cni", "lrw-r--r-- root/root")
         .containsEntry("/usr/share/tartan/tartan-netavark", "-rwxr-xr-x root/root")
         .containsEntry("/usr/libexec/netavark/tartan -> ../../share/tartan/tartan-netavark", "lrw-r--r-- root/root")
         .containsEntry("/lib/systemd/system/tartan.service", "-rw-r--r-- root/root")

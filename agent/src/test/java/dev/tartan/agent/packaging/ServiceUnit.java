@@ -102,7 +102,7 @@ record ServiceUnit(Map<String, List<String>> service) {
    * A shell script that approximates the unit's file-system sandbox in a private mount namespace
    * (run it as {@code unshare --mount --propagation private sh SCRIPT COMMAND...}): PrivateTmp= (own
    * /tmp and /var/tmp), an own empty /run holding only RuntimeDirectory= and the paths of
-   * ReadWritePaths=, ProtectHome= (/home and /root inaccessible) and ProtectSystem=strict (every
+   * ReadWritePaths=, StateDirectory= (/var/lib/NAME, writable), ProtectHome= (/home and /root inaccessible) and ProtectSystem=strict (every
    * other mount read-only; /proc, /sys and /dev stay). An absolute NOTIFY_SOCKET is made reachable at
    * /run/systemd/ (NOTIFY_SOCKET rewritten). Unlike systemd, the rest of the host's /run is not
    * visible at all. Settings it does not know make it fail rather than pretend.
@@ -135,6 +135,15 @@ record ServiceUnit(Map<String, List<String>> service) {
         writable.add(path);
       }
     }
+    // StateDirectory=: /var/lib/NAME, created if missing (as systemd does) and writable.
+    List<String> state = new ArrayList<>();
+    for (String dir : service.getOrDefault("StateDirectory", List.of())) {
+      for (String d : dir.split("\\s+")) {
+        sh.add("mkdir -p /var/lib/" + d);
+        writable.add("/var/lib/" + d);
+        state.add("/var/lib/" + d);
+      }
+    }
     sh.add("case \"$notify\" in /*) mkdir -p /run/systemd; mount --bind /proc/self/fd/3 /run/systemd; exec 3<&-;");
     sh.add("  NOTIFY_SOCKET=/run/systemd/$(basename \"$notify\"); export NOTIFY_SOCKET ;; esac");
     // Writable spots are mounts of their own before /run turns read-only (a later bind would inherit
@@ -148,7 +157,8 @@ record ServiceUnit(Map<String, List<String>> service) {
     String protect = get("ProtectSystem").orElse("no");
     if (protect.equals("strict")) {
       sh.add("for mp in $(awk '{print $5}' /proc/self/mountinfo | sort -u); do");
-      sh.add("  case \"$mp\" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/tmp|/var/tmp|/run|/run/*|/home|/root) continue ;; esac");
+      sh.add("  case \"$mp\" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/tmp|/var/tmp|/run|/run/*|/home|/root"
+          + state.stream().map(d -> "|" + d).reduce("", String::concat) + ") continue ;; esac");
       sh.add("  mount -o remount,bind,ro \"$mp\"");
       sh.add("done");
       sh.add("mount -o remount,bind,ro /run");

@@ -21,7 +21,8 @@ class ServiceUnitTest {
     assertThat(unit.environmentFiles()).containsExactly(Map.entry(Path.of("/etc/default/tartan"), true));
     assertThat(unit.watchdog()).hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofSeconds(10), Duration.ofMinutes(2)));
     assertThat(unit.get("Restart")).contains("on-failure");
-    assertThat(unit.get("RuntimeDirectory")).contains("flannel");
+    assertThat(unit.get("RuntimeDirectory")).contains("flannel tartan");
+    assertThat(unit.get("StateDirectory")).as("the attach socket's delegates write /var/lib/cni").contains("cni");
     assertThat(unit.get("RuntimeDirectoryPreserve")).contains("yes");
     assertThat(unit.get("SuccessExitStatus")).contains("143");
   }
@@ -29,7 +30,7 @@ class ServiceUnitTest {
   @Test
   void setprivPrefixAppliesTheBoundingSetAndNoNewPrivileges() {
     assertThat(ServiceUnit.read(SOURCE).setprivPrefix()).containsExactly(
-        "setpriv", "--bounding-set", "-all,+net_admin,+net_raw", "--inh-caps", "-all", "--no-new-privs");
+        "setpriv", "--bounding-set", "-all,+net_admin,+net_raw,+sys_admin", "--inh-caps", "-all", "--no-new-privs");
     assertThat(ServiceUnit.parse("[Service]\nExecStart=/bin/x\n").setprivPrefix()).containsExactly("setpriv");
   }
 
@@ -39,6 +40,9 @@ class ServiceUnitTest {
     assertThat(script.lines()).contains(
         "mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp",
         "mkdir -p /run/flannel",
+        "mkdir -p /run/tartan",
+        "mkdir -p /var/lib/cni",
+        "mount --bind /var/lib/cni /var/lib/cni",
         ": > /run/xtables.lock",
         "  mount -o remount,bind,ro \"$mp\"",
         "mount -o remount,bind,ro /run",
@@ -54,7 +58,9 @@ class ServiceUnitTest {
   @Test
   void isHardenedAsFarAsTheJvmAndNetlinkAllow() {
     ServiceUnit unit = ServiceUnit.read(SOURCE);
-    assertThat(unit.get("CapabilityBoundingSet")).contains("CAP_NET_ADMIN CAP_NET_RAW");
+    assertThat(unit.get("CapabilityBoundingSet")).as("CAP_SYS_ADMIN: the attach socket's bridge enters netns")
+        .contains("CAP_NET_ADMIN CAP_NET_RAW CAP_SYS_ADMIN");
+    assertThat(unit.get("RestrictNamespaces")).as("setns into network namespaces only").contains("net");
     assertThat(unit.get("NoNewPrivileges")).contains("yes");
     assertThat(unit.get("ProtectSystem")).contains("strict");
     assertThat(unit.get("ProtectHome")).contains("yes");

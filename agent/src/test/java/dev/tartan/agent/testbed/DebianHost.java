@@ -72,7 +72,7 @@ public final class DebianHost implements AutoCloseable {
     return null;
   }
 
-  /** The package `mvn package` built: target/tartan_VERSION_all.deb at the repository root. */
+  /** The package `mvn package` built: target/tartan_VERSION_ARCH.deb at the repository root. */
   public static Path deb() {
     String version = "0.0.0";
     try (JarFile jar = new JarFile(Testbed.agentJar().toFile())) {
@@ -81,7 +81,8 @@ public final class DebianHost implements AutoCloseable {
     } catch (IOException e) {
       // no jar: deb() then names a file that does not exist, and unavailableReason() says so
     }
-    return Path.of("..", "target", "tartan_" + version + "_all.deb").toAbsolutePath().normalize();
+    String arch = Cmd.run("dpkg", "--print-architecture").strip(); // the package holds the native CNI front end
+    return Path.of("..", "target", "tartan_" + version + "_" + arch + ".deb").toAbsolutePath().normalize();
   }
 
   /** The cached root file system of {@code suite}, built first if needed (scripts/rootfs.sh; it locks). */

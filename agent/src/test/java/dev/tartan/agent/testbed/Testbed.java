@@ -105,7 +105,13 @@ public final class Testbed implements AutoCloseable {
     return Path.of("target", "tartan.jar").toAbsolutePath();
   }
 
+  /** The standalone CNI plugin (the JVM launcher the front end falls back to): what the ITs attach with. */
   public static Path cniPlugin() {
+    return Path.of("..", "cni", "target", "tartan-cni-java").toAbsolutePath().normalize();
+  }
+
+  /** The front end runtimes call (C): hands the call to the agent's attach socket, else runs {@link #cniPlugin()}. */
+  public static Path cniFrontEnd() {
     return Path.of("..", "cni", "target", "tartan-cni").toAbsolutePath().normalize();
   }
 
@@ -202,6 +208,10 @@ public final class Testbed implements AutoCloseable {
         "--etcd-endpoints", etcdEndpoints(),
         "--subnet-file", subnetFile(h).toString(),
         "--healthz-ip", "127.0.0.1", "--healthz-port", "8471"));
+    if (!List.of(extra).contains("--attach-socket")) {
+      // one socket per host: the default path is shared by every namespace on this machine
+      argv.addAll(List.of("--attach-socket", attachSocket(h).toString()));
+    }
     argv.addAll(List.of(extra));
     Path log = hostDir(h).resolve("agent-" + agents.size() + ".log");
     ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true)
@@ -335,6 +345,11 @@ public final class Testbed implements AutoCloseable {
 
   public Path hostDir(int h) {
     return dir.resolve("h" + h);
+  }
+
+  /** The attach socket of the agent on host {@code h} ({@link #startAgent} passes it). */
+  public Path attachSocket(int h) {
+    return hostDir(h).resolve("attach.sock");
   }
 
   public Path subnetFile(int h) {

@@ -1,0 +1,255 @@
+package dev.tartan.cni.attach;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.tartan.cni.CniPlugin;
+import dev.tartan.cni.attach.AttachProtocol.Answer;
+import dev.tartan.cni.attach.AttachProtocol.Request;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The attach socket with the real C front end: round trip, fall back, refusal, lost agent. */
+class AttachServerTest {
+  static final AttachServer.Log QUIET = new AttachServer.Log() {
+    @Override
+    public void info(String line) {}
+
+    @Override
+    public void warn(String line) {}
+  };
+
+  FrontEnd fe;
+  Path sock;
+  final List<AutoCloseable> closers = new ArrayList<>();
+
+  @BeforeEach
+  void setUp() throws Exception {
+    fe = new FrontEnd();
+    sock = fe.dir.resolve("run").resolve("attach.sock");
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (AutoCloseable c : closers) {
+      c.close();
+    }
+    Files.deleteIfExists(sock);
+    Files.deleteIfExists(sock.getParent());
+    fe.close();
+  }
+
+  static String me() {
+    return System.getProperty("user.name");
+  }
+
+  /** Answers with the request's environment and stdin on stdout, "err" on stderr, exit 3. */
+  static Answer echo(Request r) {
+    StringBuilder sb = new StringBuilder();
+    r.env().forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
+    sb.append(new String(r.stdin(), StandardCharsets.UTF_8));
+    return Answer.exit(3, sb.toString().getBytes(StandardCharsets.UTF_8), "err\n".getBytes(StandardCharsets.UTF_8));
+  }
+
+  AttachServer serve(AttachServer.Handler h, int workers, int queue) throws Exception {
+    AttachServer s = AttachServer.start(sock, h, QUIET, workers, queue, me());
+    closers.add(s);
+    return s;
+  }
+
+  String conf() {
+    return "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"tartan\",\"attachSocket\":\"" + sock + "\"}";
+  }
+
+  @Test
+  void roundTripForwardsOnlyCniVariablesAndStdinAndReturnsStatusStdoutStderr() throws Exception {
+    serve(AttachServerTest::echo, 2, 2);
+    assertThat(Files.getPosixFilePermissions(sock)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+    assertThat(Files.getPosixFilePermissions(sock.getParent())).isEqualTo(PosixFilePermissions.fromString("rwx------"));
+
+    FrontEnd.Run run = fe.run(Map.of("CNI_COMMAND", "ADD", "CNI_NETNS", "/run/netns/x", "HOME", "/root"), conf());
+
+    assertThat(run.status()).isEqualTo(3);
+    assertThat(run.stdout()).contains("CNI_COMMAND=ADD\n", "CNI_NETNS=/run/netns/x\n").endsWith(conf())
+        .doesNotContain("HOME");
+    assertThat(run.stderr()).isEqualTo("err\n");
+  }
+
+  @Test
+  void theRealPluginThroughTheSocketPrintsWhatItPrintsInProcess() throws Exception {
+    serve(CniAttach::handle, 2, 2);
+    Map<String, String> env = Map.of("CNI_COMMAND", "VERSION");
+    FrontEnd.Run run = fe.run(env, conf());
+
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int status = new CniPlugin(env::get, new ByteArrayInputStream(conf().getBytes(StandardCharsets.UTF_8)),
+        new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream())).run();
+    assertThat(run.status()).isEqualTo(status).isZero();
+    assertThat(run.stdout()).isEqualTo(out.toString(StandardCharsets.UTF_8));
+
+    // An error comes back as the plugin's error JSON and status 1.
+    FrontEnd.Run bad = fe.run(Map.of("CNI_COMMAND", "ADD", "CNI_PATH", "/usr/lib/cni"), conf());
+    assertThat(bad.status()).isEqualTo(1);
+    assertThat(bad.stdout()).contains("\"code\": 4", "required env variables [CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME]");
+  }
+
+  @Test
+  void aHandlerThatBlowsUpIsAnErrorAnswerAndTheServerCarriesOn() throws Exception {
+    serve(r -> {
+      if (r.env().containsKey("CNI_BOOM")) {
+        throw new IllegalStateException("boom");
+      }
+      return echo(r);
+    }, 1, 1);
+    FrontEnd.Run boom = fe.run(Map.of("CNI_COMMAND", "ADD", "CNI_BOOM", "1"), conf());
+    assertThat(boom.status()).isEqualTo(1);
+    assertThat(boom.stdout()).contains("\"code\": 999", "boom");
+    assertThat(fe.run(Map.of("CNI_COMMAND", "ADD"), conf()).status()).isEqualTo(3);
+  }
+
+  @Test
+  void withoutAServerTheStandalonePluginGetsTheSameStdinAndEnvironment() throws Exception {
+    FrontEnd.Run run = fe.run(Map.of("CNI_COMMAND", "DEL", "CNI_CONTAINERID", "c1"), conf());
+    assertThat(run.fellBack()).as(run.toString()).isTrue();
+    assertThat(run.stdout()).contains(conf() + "\n").contains("CNI_COMMAND=DEL\nCNI_CONTAINERID=c1\n");
+    assertThat(run.stderr()).isEmpty(); // no socket is the ordinary "agent not running" case: quiet
+
+    // "attachSocket": "" never asks the agent, even when one serves the default path.
+    serve(AttachServerTest::echo, 1, 1);
+    String off = "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"attachSocket\":\"\"}";
+    assertThat(fe.run(Map.of("CNI_COMMAND", "DEL"), off).fellBack()).isTrue();
+    // Arguments (--create-cds) go to the standalone launcher.
+    Process p = new ProcessBuilder(fe.exe.toString(), "--create-cds").redirectErrorStream(true).start();
+    p.getOutputStream().close();
+    assertThat(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).startsWith("FALLBACK\nargs:--create-cds\n");
+    assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+  }
+
+  @Test
+  void aBusyAgentSendsTheCallerToTheStandalonePlugin() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch running = new CountDownLatch(1);
+    serve(r -> {
+      running.countDown();
+      try {
+        release.await(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return echo(r);
+    }, 1, 1);
+    CompletableFuture<FrontEnd.Run> first = CompletableFuture.supplyAsync(() -> fe.run(Map.of("CNI_COMMAND", "A"), conf()));
+    assertThat(running.await(20, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<FrontEnd.Run> queued = CompletableFuture.supplyAsync(() -> fe.run(Map.of("CNI_COMMAND", "B"), conf()));
+    FrontEnd.Run third = null;
+    for (int i = 0; i < 100 && (third == null || !third.fellBack()); i++) {
+      Thread.sleep(50); // until the queued call has taken the one queue slot
+      third = fe.run(Map.of("CNI_COMMAND", "C"), conf());
+    }
+    assertThat(third.fellBack()).as(third.toString()).isTrue();
+    assertThat(third.stderr()).contains("the agent is busy");
+    release.countDown();
+    assertThat(first.get(20, TimeUnit.SECONDS).stdout()).contains("CNI_COMMAND=A");
+    assertThat(queued.get(20, TimeUnit.SECONDS).stdout()).contains("CNI_COMMAND=B");
+  }
+
+  @Test
+  void anAgentThatDoesNotAcceptInTimeIsBypassed() throws Exception {
+    Files.createDirectories(sock.getParent());
+    try (ServerSocketChannel silent = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      silent.bind(UnixDomainSocketAddress.of(sock)); // listens, never accepts
+      FrontEnd.Run run = fe.run(Map.of("CNI_COMMAND", "ADD", "TARTAN_ATTACH_TIMEOUT_MS", "300"), conf());
+      assertThat(run.fellBack()).as(run.toString()).isTrue();
+      assertThat(run.stderr()).contains("did not accept the call within 300 ms");
+    }
+  }
+
+  @Test
+  void anAgentLostAfterAcceptingIsAnErrorNotASecondRun() throws Exception {
+    Files.createDirectories(sock.getParent());
+    try (ServerSocketChannel dying = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      dying.bind(UnixDomainSocketAddress.of(sock));
+      CompletableFuture<Void> agent = CompletableFuture.runAsync(() -> {
+        try (SocketChannel ch = dying.accept()) {
+          var in = java.nio.channels.Channels.newInputStream(ch);
+          AttachProtocol.readRequest(in);
+          ch.write(ByteBuffer.wrap(new byte[] {'T', 'C', 'N', 'A', 1, 'K', 0, 0, 0, 0}));
+          AttachProtocol.readGo(in);
+          ch.write(ByteBuffer.wrap(new byte[] {'O', 0, 0, 0, 9, '{', '"', 'i', 'p'})); // then dies mid-frame
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      FrontEnd.Run run = fe.run(Map.of("CNI_COMMAND", "ADD"), conf());
+      agent.get(20, TimeUnit.SECONDS);
+      assertThat(run.fellBack()).isFalse();
+      assertThat(run.status()).isEqualTo(1);
+      assertThat(run.stdout()).contains("\"cniVersion\": \"1.0.0\"", "\"code\": 104", "stopped while handling the call");
+    }
+  }
+
+  @Test
+  void aCallerThatIsNotTheAllowedUserIsRefused() throws Exception {
+    assumeTrue("root".equals(me()), "needs root to run the front end as another user");
+    assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux)");
+    AttachServer s = AttachServer.start(sock, AttachServerTest::echo, QUIET, 1, 1, "root");
+    closers.add(s);
+    // Open the socket to everyone, so that the SO_PEERCRED check is what refuses (not the file mode).
+    Files.setPosixFilePermissions(sock.getParent(), PosixFilePermissions.fromString("rwxr-xr-x"));
+    Files.setPosixFilePermissions(sock, PosixFilePermissions.fromString("rw-rw-rw-"));
+    for (int i = 1; i <= 5; i++) {
+      FrontEnd.Run run = fe.run(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"),
+          Map.of("CNI_COMMAND", "ADD"), conf().getBytes(StandardCharsets.UTF_8));
+      assertThat(run.status()).as(run.toString()).isEqualTo(1);
+      assertThat(run.fellBack()).isFalse();
+      assertThat(run.stdout()).contains("\"code\": 103", "serves root only");
+      int calls = i;
+      assertThat(Testing.await(() -> s.served() == calls)).isTrue();
+    }
+
+    // With the socket's own mode (0600) such a caller cannot even connect, and runs the standalone plugin
+    // with its own (lacking) rights.
+    Files.setPosixFilePermissions(sock, PosixFilePermissions.fromString("rw-------"));
+    FrontEnd.Run blocked = fe.run(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"),
+        Map.of("CNI_COMMAND", "ADD"), conf().getBytes(StandardCharsets.UTF_8));
+    assertThat(blocked.fellBack()).as(blocked.toString()).isTrue();
+  }
+
+  @Test
+  void aStaleSocketIsReplacedALiveOneAndOtherFilesAreLeftAlone() throws Exception {
+    AttachServer first = serve(AttachServerTest::echo, 1, 1);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> AttachServer.start(sock, AttachServerTest::echo, QUIET,
+        1, 1, me())).hasMessageContaining("is served by another process");
+    first.close();
+    // A socket file nobody listens on (a killed agent's): replaced.
+    Files.createDirectories(sock.getParent());
+    try (ServerSocketChannel dead = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      dead.bind(UnixDomainSocketAddress.of(sock));
+    }
+    serve(AttachServerTest::echo, 1, 1).close();
+    assertThat(sock).doesNotExist();
+    Files.writeString(sock, "not a socket");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> AttachServer.start(sock, AttachServerTest::echo, QUIET,
+        1, 1, me())).hasMessageContaining("is not a socket");
+    assertThat(Files.readString(sock)).isEqualTo("not a socket");
+  }
+}
