@@ -41,6 +41,7 @@ public final class Testbed implements AutoCloseable {
   private final int hosts;
   private final List<String> namespaces = Collections.synchronizedList(new ArrayList<>());
   private final List<AgentProcess> agents = Collections.synchronizedList(new ArrayList<>());
+  private final List<AutoCloseable> closeFirst = Collections.synchronizedList(new ArrayList<>());
   private final Thread hook = new Thread(this::teardown, "testbed-cleanup");
   private final int etcdMembers;
   private java.util.function.UnaryOperator<EtcdClusterExtension.Builder> etcdOptions = b -> b;
@@ -346,7 +347,20 @@ public final class Testbed implements AutoCloseable {
     }
   }
 
+  /** Closes {@code c} (e.g. a booted {@link Machine}) first when the testbed is torn down; last registered, first closed. */
+  public void closeFirst(AutoCloseable c) {
+    closeFirst.add(0, c);
+  }
+
   private synchronized void teardown() {
+    for (AutoCloseable c : new ArrayList<>(closeFirst)) {
+      try {
+        c.close();
+      } catch (Exception | Error e) {
+        System.err.println("testbed clean-up: " + c + ": " + e);
+      }
+    }
+    closeFirst.clear();
     for (AgentProcess a : new ArrayList<>(agents)) {
       a.kill();
     }
