@@ -160,6 +160,14 @@ class AnsibleMachinesIT {
       assertThat(BootedHost.mainPid(m)).as("%s restarted", m).isNotEqualTo(pids.get(m));
       assertThat(m.run("cat", "/proc/" + BootedHost.mainPid(m) + "/cmdline")).contains("-Dtartan.rollout=2");
     }
+    // One host at a time: each was stopped only after the one before it was active (READY) again.
+    // The machines share the kernel, so their monotonic timestamps compare.
+    for (int i = 0; i + 1 < machines.size(); i++) {
+      long readyAgain = Long.parseLong(machines.get(i).show("tartan.service", "ActiveEnterTimestampMonotonic"));
+      long nextStopped = Long.parseLong(machines.get(i + 1).show("tartan.service", "InactiveEnterTimestampMonotonic"));
+      assertThat(nextStopped).as("%s stopped after %s was ready again", machines.get(i + 1), machines.get(i))
+          .isGreaterThan(readyAgain);
+    }
     System.out.printf("AnsibleMachinesIT: rolling restart done at %d s%n", elapsed());
   }
 
