@@ -171,6 +171,8 @@ class SystemdServiceIT {
       // ProtectProc=invisible: the service's /proc hides processes it could not ptrace.
       assertThat(m.run("grep", " /proc ", "/proc/" + pid + "/mountinfo")).contains("hidepid=invisible");
 
+      Cmd.Result verify = m.exec("systemd-analyze", "verify", "tartan.service");
+      assertThat(verify.ok() && verify.err().isBlank()).as("%s: %s", m, verify.describe()).isTrue();
       String analysis = m.exec("systemd-analyze", "security", "--no-pager", "tartan.service").out();
       Matcher e = EXPOSURE.matcher(analysis);
       assertThat(e.find()).as("systemd-analyze security output:\n%s", analysis).isTrue();
