@@ -19,8 +19,9 @@ packages=(
   # packaging tests: systemd-analyze verify on the unit, dpkg + lintian on the .deb, python3 as the
   # notify-socket stand-in; the Ansible role's tests (ansible's apt module needs python3-apt)
   systemd lintian python3 python3-apt ansible ansible-lint
-  # Debian 12 and 13 test hosts and booted machines (scripts/rootfs.sh, systemd-nspawn)
-  mmdebstrap systemd-container
+  # Debian 12 and 13 test hosts and booted machines (scripts/rootfs.sh, systemd-nspawn); the role
+  # run over ssh against booted machines (AnsibleMachinesIT)
+  mmdebstrap systemd-container openssh-client
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -70,6 +70,11 @@ class ServiceUnitTest {
         .contains("AF_NETLINK", "AF_UNIX", "AF_INET");
     assertThat(unit.get("MemoryDenyWriteExecute")).as("the JIT needs W+X pages").isEmpty();
     assertThat(unit.get("ProtectKernelTunables")).as("the agent writes net sysctls").isEmpty();
+    assertThat(unit.service().get("SystemCallFilter")).as("issue 14: measured under systemd 252 and 257")
+        .containsExactly("@system-service", "~@resources");
+    assertThat(unit.get("SystemCallErrorNumber")).contains("EPERM");
+    assertThat(unit.get("ProtectKernelModules")).contains("yes");
+    assertThat(unit.get("ProtectProc")).contains("invisible");
   }
 
   @Test

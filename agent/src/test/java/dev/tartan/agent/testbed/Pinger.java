@@ -18,10 +18,16 @@ public final class Pinger {
   }
 
   static Pinger start(String ns, String ip, int intervalMs) {
+    return start(List.of(Cmd.inNs(ns)), ip, intervalMs);
+  }
+
+  /** A ping run through {@code prefix} (e.g. nsenter into a booted machine plus `ip netns exec C`). */
+  public static Pinger start(List<String> prefix, String ip, int intervalMs) {
     String interval = String.format(java.util.Locale.ROOT, "%.3f", intervalMs / 1000.0);
+    List<String> argv = new java.util.ArrayList<>(prefix);
+    argv.addAll(List.of("ping", "-i", interval, "-W", "1", ip));
     try {
-      return new Pinger(new ProcessBuilder(List.of(Cmd.inNs(ns, "ping", "-i", interval, "-W", "1", ip)))
-          .redirectErrorStream(true).start());
+      return new Pinger(new ProcessBuilder(argv).redirectErrorStream(true).start());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -375,13 +375,18 @@ public final class Testbed implements AutoCloseable {
     attached.add(c);
   }
 
+  /** Closes {@code c} (e.g. a booted {@link Machine}) first when the testbed is torn down; last registered, first closed. */
+  public void closeFirst(AutoCloseable c) {
+    attach(c);
+  }
+
   private synchronized void teardown() {
     List<AutoCloseable> first = new ArrayList<>(attached);
     Collections.reverse(first);
     for (AutoCloseable c : first) {
       try {
         c.close();
-      } catch (Exception e) {
+      } catch (Exception | Error e) {
         System.err.println("testbed: closing " + c + " failed: " + e);
       }
     }
