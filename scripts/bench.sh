@@ -596,7 +596,8 @@ has netlink && part "netlink" netlink_bench
 has scale && part "7. Scale" scale_bench
 
 RERAN=""
-if [ "$RERUN" = yes ] || { [ "$RERUN" = auto ] && awk -v l="${LOAD_START%% *}" -v n="$NPROC" 'BEGIN {exit !(l > n)}'; }; then
+if { has datapath || has agent; } && { [ "$RERUN" = yes ] || { [ "$RERUN" = auto ] \
+    && awk -v l="${LOAD_START%% *}" -v n="$NPROC" 'BEGIN {exit !(l > n)}'; }; }; then
   RERAN=$(load_avg)
   say "load average was $LOAD_START at the start (> $NPROC CPUs): re-running the timing-sensitive parts 1-4"
   has datapath && part "1. Data path (re-run)" datapath 2 " (re-run)"
