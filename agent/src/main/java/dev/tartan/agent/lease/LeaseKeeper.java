@@ -443,7 +443,8 @@ public final class LeaseKeeper implements AutoCloseable {
       log.warn("subnet changed: {} -> {} (the previous subnet was taken by another host or is outside the network "
           + "config); containers on the old subnet must be restarted", previous.get(), l.subnet());
     } else {
-      log.info("lease acquired: {} ({})", l.subnet(), l.reserved() ? "reserved, no TTL" : "expires " + l.expiresAt());
+      // the store logs the one INFO line of this change (with how: new, reused, previous subnet)
+      log.debug("lease acquired: {} ({})", l.subnet(), l.reserved() ? "reserved, no TTL" : "expires " + l.expiresAt());
     }
   }
 

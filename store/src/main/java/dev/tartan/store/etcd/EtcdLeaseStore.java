@@ -163,7 +163,7 @@ final class EtcdLeaseStore {
       Optional<SubnetLease> renewed = rewrite(current, lease.attrs(), value, deadline);
       if (renewed.isPresent()) {
         SubnetLease l = renewed.get();
-        LOG.info("lease renewed: {} ({})", l.subnet(),
+        LOG.debug("lease renewed: {} ({})", l.subnet(), // the lease keeper logs the one INFO line
             l.reserved() ? "reservation, no TTL" : "expires " + l.expiresAt());
         return l;
       }
