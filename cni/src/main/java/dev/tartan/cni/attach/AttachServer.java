@@ -299,7 +299,7 @@ public final class AttachServer implements AutoCloseable {
         return;
       }
       if (refusal != null) {
-        reply(ch, error(CniException.ATTACH_REFUSED, refusal));
+        reply(ch, error(request, CniException.ATTACH_REFUSED, refusal));
         return;
       }
       String elsewhere = handler.fallBackReason(request);
@@ -319,7 +319,8 @@ public final class AttachServer implements AutoCloseable {
         answer = handler.handle(request);
       } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
         log.warn("attach socket " + socket + ": a call failed inside the agent: " + e);
-        answer = error(CniException.INTERNAL, "internal error in the tartan agent while handling the call: " + e);
+        answer = error(request, CniException.INTERNAL, "internal error in the tartan agent while handling the call: "
+            + e);
       }
       try {
         write(ch, AttachProtocol.answerBody(answer));
@@ -363,6 +364,16 @@ public final class AttachServer implements AutoCloseable {
     } finally {
       closeQuietly(ch);
     }
+  }
+
+  /** An error in the shape the caller's runtime reads: netavark's for a netavark call, else CNI's. */
+  static Answer error(Request request, int code, String msg) {
+    if (!request.args().isEmpty()) {
+      byte[] json = (dev.tartan.cni.json.Json.write(java.util.Map.of("error", "tartan: " + msg)) + "\n")
+          .getBytes(StandardCharsets.UTF_8);
+      return Answer.exit(1, json, new byte[0]);
+    }
+    return error(code, msg);
   }
 
   static Answer error(int code, String msg) {

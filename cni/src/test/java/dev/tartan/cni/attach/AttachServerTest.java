@@ -162,6 +162,7 @@ class AttachServerTest {
         create);
     assertThat(created.stdout()).contains("\"subnet\": \"10.244.7.0/24\"", "\"driver\": \"none\"");
     FrontEnd.Run bad = fe.netavark(List.of("setup", "/run/netns/none"), netavarkEnv(), "{not json");
+    assertThat(calls.netavark()).isEqualTo(5);
     assertThat(bad.status()).isEqualTo(1);
     assertThat(bad.stdout()).startsWith("{\"error\":\"tartan: the setup input on stdin is not valid JSON");
   }
@@ -232,7 +233,7 @@ class AttachServerTest {
   @Test
   void aHandlerThatBlowsUpIsAnErrorAnswerAndTheServerCarriesOn() throws Exception {
     serve(r -> {
-      if (r.env().containsKey("CNI_BOOM")) {
+      if (r.env().containsKey("CNI_BOOM") || "boom".equals(r.env().get("TARTAN_CNI_NETWORK"))) {
         throw new IllegalStateException("boom");
       }
       return echo(r);
@@ -241,6 +242,11 @@ class AttachServerTest {
     assertThat(boom.status()).isEqualTo(1);
     assertThat(boom.stdout()).contains("\"code\": 999", "boom");
     assertThat(fe.run(Map.of("CNI_COMMAND", "ADD"), conf()).status()).isEqualTo(3);
+    // A netavark call gets netavark's error shape.
+    FrontEnd.Run nv = fe.netavark(List.of("setup", "/n"), netavarkEnv("TARTAN_CNI_NETWORK", "boom"), "{}");
+    assertThat(nv.status()).isEqualTo(1);
+    assertThat(nv.stdout()).startsWith("{\"error\":\"tartan: internal error in the tartan agent").contains("boom")
+        .doesNotContain("cniVersion");
   }
 
   @Test
@@ -342,6 +348,13 @@ class AttachServerTest {
       int calls = i;
       assertThat(Testing.await(() -> s.served() == calls)).isTrue();
     }
+
+    // A netavark call from such a caller: refused in netavark's error shape.
+    FrontEnd.Run nv = fe.run(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"),
+        List.of("setup", "/run/netns/x"), Map.of("TARTAN_ATTACH_SOCKET", sock.toString()),
+        "{}".getBytes(StandardCharsets.UTF_8));
+    assertThat(nv.status()).as(nv.toString()).isEqualTo(1);
+    assertThat(nv.stdout()).startsWith("{\"error\":\"tartan: ").contains("serves root only");
 
     // With the socket's own mode (0600) such a caller cannot even connect, and runs the standalone plugin
     // with its own (lacking) rights.
