@@ -13,6 +13,14 @@
  *
  * The socket is "attachSocket" of the network config, else /run/tartan/attach.sock; "attachSocket": ""
  * always runs the standalone plugin. With arguments (e.g. --create-cds) it runs the standalone launcher.
+ *
+ * The same program is podman 5's netavark plugin (/usr/libexec/netavark/tartan links to it): a first argument
+ * that is not an option is a netavark subcommand. "setup NETNS", "teardown NETNS", "create" and "info" go to
+ * the agent as argument frames with the config on stdin (read only for the first three) and the TARTAN_*
+ * variables the plugin reads; the agent runs dev.tartan.cni.NetavarkPlugin in its JVM. The socket is
+ * $TARTAN_ATTACH_SOCKET, else the default ("" = always standalone); the fallback is tartan-netavark-java beside
+ * the real path of this executable, with the same arguments. This program's own errors are then netavark's
+ * {"error": "..."} instead of CNI's error JSON.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,12 +39,15 @@
 
 #define DEFAULT_SOCKET "/run/tartan/attach.sock"
 #define STANDALONE "tartan-cni-java"
+#define STANDALONE_NETAVARK "tartan-netavark-java"
 #define VERSION 1
 #define MAX_STDIN ((4u << 20) + 1u) /* the plugin's limit plus one byte: it reports an oversized config */
 #define MAX_STDOUT (16u << 20)
 #define MAX_STDERR (1u << 20)
 #define MAX_ENV 64
 #define MAX_ENV_ENTRY (64u << 10)
+#define MAX_ARGS 16
+#define MAX_ARG 4096
 #define ANSWER_TIMEOUT_MS (300 * 1000) /* after acceptance: the agent bounds each delegate run itself */
 
 extern char **environ;
@@ -173,46 +184,52 @@ static int top_level_string(const unsigned char *s, size_t n, const char *key, c
 /* ------------------------------------------------------------------ errors and the standalone path */
 
 static char cni_version[32] = "1.1.0";
+static int netavark;              /* called as netavark's plugin (a subcommand argument) */
+static const char *me = "tartan-cni"; /* the prefix of this program's own messages */
 
-/* Prints the spec's error JSON on stdout and exits 1 (msg must need no JSON escaping beyond what is done). */
+/*
+ * Prints an error on stdout and exits 1: the CNI spec's error JSON, or netavark's {"error": "..."} (msg must
+ * need no JSON escaping beyond what is done).
+ */
 static void fail(int code, const char *msg) {
-  printf("{\n    \"cniVersion\": \"%s\",\n    \"code\": %d,\n    \"msg\": \"", cni_version, code);
+  if (netavark) printf("{\"error\": \"");
+  else printf("{\n    \"cniVersion\": \"%s\",\n    \"code\": %d,\n    \"msg\": \"", cni_version, code);
   for (const char *c = msg; *c; c++) {
     if (*c == '"' || *c == '\\') printf("\\%c", *c);
     else if ((unsigned char)*c < 0x20) printf("\\u%04x", *c);
     else putchar(*c);
   }
-  printf("\"\n}\n");
+  printf(netavark ? "\"}\n" : "\"\n}\n");
   fflush(stdout);
   _exit(1);
 }
 
-/* Runs tartan-cni-java beside this executable's real path, with stdin replayed from memory. */
+/* Runs tartan-cni-java (or tartan-netavark-java) beside this executable's real path, stdin replayed from memory. */
 static void standalone(char **argv, const struct buf *in, int replay) {
   char self[PATH_MAX], path[PATH_MAX + 32];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) fail(50, "tartan-cni: cannot find its own path in /proc/self/exe to run the standalone plugin");
+  if (n <= 0) fail(50, "tartan: cannot find its own path in /proc/self/exe to run the standalone plugin");
   self[n] = 0;
   char *slash = strrchr(self, '/');
   if (slash) *slash = 0;
-  snprintf(path, sizeof path, "%s/%s", slash ? self : ".", STANDALONE);
+  snprintf(path, sizeof path, "%s/%s", slash ? self : ".", netavark ? STANDALONE_NETAVARK : STANDALONE);
   if (replay) {
     int fd = memfd_create("tartan-cni-stdin", 0);
-    if (fd < 0) fail(50, "tartan-cni: memfd_create failed; cannot hand the config to the standalone plugin");
+    if (fd < 0) fail(50, "tartan: memfd_create failed; cannot hand the config to the standalone plugin");
     size_t off = 0;
     while (off < in->len) {
       ssize_t w = write(fd, in->p + off, in->len - off);
       if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) fail(50, "tartan-cni: cannot buffer the config for the standalone plugin");
+      if (w <= 0) fail(50, "tartan: cannot buffer the config for the standalone plugin");
       off += (size_t)w;
     }
-    if (lseek(fd, 0, SEEK_SET) != 0 || dup2(fd, 0) < 0) fail(50, "tartan-cni: cannot replay stdin");
+    if (lseek(fd, 0, SEEK_SET) != 0 || dup2(fd, 0) < 0) fail(50, "tartan: cannot replay stdin");
     close(fd);
   }
   argv[0] = path;
   execv(path, argv);
   char msg[PATH_MAX + 128];
-  snprintf(msg, sizeof msg, "tartan-cni: the agent is not reachable and the standalone plugin %s cannot run: %s",
+  snprintf(msg, sizeof msg, "%s: the agent is not reachable and the standalone plugin %s cannot run: %s", me,
            path, strerror(errno));
   fail(50, msg);
 }
@@ -328,7 +345,9 @@ static int read_answer(int fd, struct answer *a, long long accept_deadline, cons
         deadline = now_ms() + ANSWER_TIMEOUT_MS;
         continue;
       case 'F':
-        if (accepted || a->have_out || a->have_err || a->have_exit || len > 4096) {
+        /* also after 'K': an agent that accepted a call it has no handler for (attach protocol 1 before the
+           netavark subcommands) ran nothing, so the standalone plugin may */
+        if (a->have_out || a->have_err || a->have_exit || len > 4096) {
           *why = "unexpected fall-back frame";
           return A_BAD;
         }
@@ -336,10 +355,13 @@ static int read_answer(int fd, struct answer *a, long long accept_deadline, cons
           unsigned char reason[4096 + 1];
           r = recv_all(fd, reason, len, deadline);
           if (r != 1) return cut(accepted, r);
+          /* the end frame: without it a cut-short answer after 'K' leaves the outcome unknown */
+          unsigned char z[5];
+          if (accepted && (recv_all(fd, z, 5, deadline) != 1 || z[0] != 'Z')) return A_LOST;
           reason[len] = 0;
           for (uint32_t i = 0; i < len; i++)
             if (reason[i] < 0x20) reason[i] = ' ';
-          fprintf(stderr, "tartan-cni: running the standalone plugin: %s\n", reason);
+          fprintf(stderr, "%s: running the standalone plugin: %s\n", me, reason);
         }
         return A_FALL_BACK;
       case 'O':
@@ -412,11 +434,40 @@ static void write_all(int fd, const unsigned char *p, size_t n) {
 
 /* ------------------------------------------------------------------ main */
 
+/* A netavark subcommand the agent serves: 1 reads stdin, 0 does not, -1 not one (the standalone plugin reports it). */
+static int netavark_call(int argc, char **argv) {
+  if (argc > MAX_ARGS + 1) return -1;
+  for (int i = 1; i < argc; i++)
+    if (strlen(argv[i]) > MAX_ARG) return -1;
+  if (strcmp(argv[1], "info") == 0 && argc == 2) return 0;
+  if (strcmp(argv[1], "create") == 0 && argc == 2) return 1;
+  if ((strcmp(argv[1], "setup") == 0 || strcmp(argv[1], "teardown") == 0) && argc == 3) return 1;
+  return -1;
+}
+
+/* The variables NetavarkPlugin reads besides its arguments (the agent ignores any others). */
+static const char *const NETAVARK_ENV[] = {"TARTAN_SUBNET_FILE=", "TARTAN_CNI_DATA_DIR=", "TARTAN_CNI_PATH=",
+                                           "TARTAN_CNI_NETWORK="};
+
+static int forwarded(const char *e) {
+  if (!netavark) return strncmp(e, "CNI_", 4) == 0 && strchr(e, '=') != NULL;
+  for (size_t i = 0; i < sizeof NETAVARK_ENV / sizeof NETAVARK_ENV[0]; i++)
+    if (strncmp(e, NETAVARK_ENV[i], strlen(NETAVARK_ENV[i])) == 0) return 1;
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc > 1) standalone(argv, NULL, 0); /* --create-cds, --cds-training and the like */
+  int read_stdin = 1;
+  if (argc > 1) {
+    if (argv[1][0] == '-') standalone(argv, NULL, 0); /* --create-cds, --cds-training and the like */
+    netavark = 1;
+    me = "tartan";
+    read_stdin = netavark_call(argc, argv);
+    if (read_stdin < 0) standalone(argv, NULL, 0); /* a usage error: the standalone plugin says which */
+  }
 
   struct buf in = {0};
-  for (;;) {
+  for (; read_stdin;) {
     if (in.cap - in.len < 65536) {
       size_t want = in.len + 65536;
       if (want > MAX_STDIN) want = MAX_STDIN;
@@ -430,27 +481,32 @@ int main(int argc, char **argv) {
     if (in.len >= MAX_STDIN) break;
     ssize_t r = read(0, in.p + in.len, in.cap - in.len);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) fail(5, "tartan-cni: error reading the network config from stdin");
+    if (r < 0) fail(5, "tartan: error reading the network config from stdin");
     if (r == 0) break;
     in.len += (size_t)r;
   }
 
   char *version = NULL;
-  if (top_level_string(in.p, in.len, "cniVersion", &version)) {
+  if (!netavark && top_level_string(in.p, in.len, "cniVersion", &version)) {
     /* only a plain version ("1.0.0") goes into the error JSON this program may print */
     if (*version && strlen(version) < sizeof cni_version && strspn(version, "0123456789.") == strlen(version))
       strcpy(cni_version, version);
     free(version);
   }
   char *sock_path = NULL;
-  if (!top_level_string(in.p, in.len, "attachSocket", &sock_path)) sock_path = strdup(DEFAULT_SOCKET);
+  if (netavark) {
+    const char *s = getenv("TARTAN_ATTACH_SOCKET");
+    sock_path = strdup(s ? s : DEFAULT_SOCKET);
+  } else if (!top_level_string(in.p, in.len, "attachSocket", &sock_path)) {
+    sock_path = strdup(DEFAULT_SOCKET);
+  }
   if (!sock_path) die_oom();
-  if (!*sock_path) standalone(argv, &in, 1);
+  if (!*sock_path) standalone(argv, &in, read_stdin);
 
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   if (strlen(sock_path) >= sizeof addr.sun_path) {
-    fprintf(stderr, "tartan-cni: attachSocket %s is longer than a UNIX socket path may be\n", sock_path);
-    standalone(argv, &in, 1);
+    fprintf(stderr, "%s: attach socket %s is longer than a UNIX socket path may be\n", me, sock_path);
+    standalone(argv, &in, read_stdin);
   }
   strcpy(addr.sun_path, sock_path);
 
@@ -467,18 +523,19 @@ int main(int argc, char **argv) {
   if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
     /* no socket, nobody listening, not permitted, backlog full: the agent cannot take the call */
     if (fd >= 0) close(fd);
-    standalone(argv, &in, 1);
+    standalone(argv, &in, read_stdin);
   }
 
   struct buf req = {0};
   buf_add(&req, "TCNI", 4);
   unsigned char v = VERSION;
   buf_add(&req, &v, 1);
+  for (int i = 1; netavark && i < argc; i++) put_frame(&req, 'A', argv[i], strlen(argv[i]));
   int nenv = 0;
   for (char **e = environ; *e; e++) {
-    if (strncmp(*e, "CNI_", 4) != 0 || !strchr(*e, '=')) continue;
+    if (!forwarded(*e)) continue;
     size_t n = strlen(*e);
-    if (n > MAX_ENV_ENTRY || nenv >= MAX_ENV) fail(4, "tartan-cni: too many or too long CNI_ variables");
+    if (n > MAX_ENV_ENTRY || nenv >= MAX_ENV) fail(4, "tartan: too many or too long CNI_ or TARTAN_ variables");
     put_frame(&req, 'V', *e, n);
     nenv++;
   }
@@ -498,25 +555,25 @@ int main(int argc, char **argv) {
       return a.exit_code;
     case A_FALL_BACK:
     case A_NOT_TAKEN:
-      standalone(argv, &in, 1);
+      standalone(argv, &in, read_stdin);
       break;
     case A_TIMEOUT:
-      fprintf(stderr, "tartan-cni: the agent did not accept the call within %ld ms; running the standalone plugin\n",
+      fprintf(stderr, "%s: the agent did not accept the call within %ld ms; running the standalone plugin\n", me,
               timeout);
-      standalone(argv, &in, 1);
+      standalone(argv, &in, read_stdin);
       break;
     case A_BAD: {
       char msg[512];
-      snprintf(msg, sizeof msg, "tartan-cni: bad answer from the agent on %s: %s", sock_path, why);
+      snprintf(msg, sizeof msg, "%s: bad answer from the agent on %s: %s", me, sock_path, why);
       fail(104, msg);
       break;
     }
     default: {
       char msg[512];
       snprintf(msg, sizeof msg,
-               "tartan-cni: the agent on %s stopped while handling the call; its outcome is unknown: retry it"
-               " (a DEL cleans up whatever it left)",
-               sock_path);
+               "%s: the agent on %s stopped while handling the call; its outcome is unknown: retry it"
+               " (%s cleans up whatever it left)",
+               me, sock_path, netavark ? "a teardown" : "a DEL");
       fail(104, msg);
     }
   }

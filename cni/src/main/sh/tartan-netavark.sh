@@ -1,8 +1,9 @@
 #!/bin/sh
-# tartan-netavark: launcher of the netavark plugin "tartan" (podman 5), the same jar as the CNI plugin.
-#
-# Installed as /usr/share/tartan/tartan-netavark next to tartan-cni.jar and linked as
-# /usr/libexec/netavark/tartan (one of netavark_plugin_dirs); netavark runs it as
+# tartan-netavark: the standalone launcher of the netavark plugin "tartan" (podman 5), the same jar as the CNI
+# plugin. Netavark runs /usr/libexec/netavark/tartan (one of netavark_plugin_dirs), which is the front end
+# tartan-cni (C): it hands the call to the running agent's attach socket, and only when the agent cannot take
+# it runs this script, installed as /usr/share/tartan/tartan-netavark next to tartan-cni.jar and linked as
+# /usr/lib/tartan/tartan-netavark-java beside the front end. Either way the call is
 #   tartan info | create | setup NETNS | teardown NETNS   with JSON on stdin and stdout.
 # The JVM options are the CNI plugin's (see tartan-cni), and so is its class-data archive tartan-cni.jsa
 # when it exists. Environment: TARTAN_JAVA, TARTAN_CNI_JAVA_OPTS as for tartan-cni.

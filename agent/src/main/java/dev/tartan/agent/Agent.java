@@ -121,7 +121,7 @@ public final class Agent implements AutoCloseable {
           health.get().boundPort());
     }
     if (cfg.attachSocket() != null) {
-      AttachSocket.start(cfg.attachSocket()).ifPresent(closers::add);
+      AttachSocket.start(cfg.attachSocket(), metrics).ifPresent(closers::add);
     }
 
     notReady = "waiting for etcd";

@@ -1,5 +1,7 @@
 package dev.tartan.agent.attach;
 
+import dev.tartan.agent.metrics.AgentMetrics;
+import dev.tartan.cni.attach.AttachCalls;
 import dev.tartan.cni.attach.AttachServer;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -8,7 +10,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The agent's side of {@code --attach-socket}: the CNI module's {@link AttachServer} with the agent's logger.
+ * The agent's side of {@code --attach-socket}: the CNI module's {@link AttachServer} with the agent's logger,
+ * serving CNI calls ({@code tartan-cni}) and netavark plugin calls ({@code /usr/libexec/netavark/tartan}); the
+ * calls run are counted in {@code tartan_attach_calls_total}.
  * A socket that cannot be served is one WARN, never a failed start: the front end then runs the standalone
  * plugin, as it does whenever the agent is down.
  */
@@ -18,9 +22,10 @@ public final class AttachSocket {
   private AttachSocket() {}
 
   /** Starts serving {@code socket}; empty when it cannot (logged). */
-  public static Optional<AutoCloseable> start(Path socket) {
+  public static Optional<AutoCloseable> start(Path socket, AgentMetrics metrics) {
+    AttachCalls calls = new AttachCalls();
     try {
-      AttachServer server = AttachServer.start(socket, new AttachServer.Log() {
+      AttachServer server = AttachServer.start(socket, calls, new AttachServer.Log() {
         @Override
         public void info(String line) {
           log.info(line);
@@ -31,10 +36,11 @@ public final class AttachSocket {
           log.warn(line);
         }
       });
-      log.info("attach socket {}: CNI calls from tartan-cni run in the agent", socket);
+      metrics.attach(calls::cni, calls::netavark);
+      log.info("attach socket {}: CNI and netavark plugin calls run in the agent", socket);
       return Optional.of(server);
     } catch (IOException | RuntimeException e) {
-      log.warn("attach socket {} is not served ({}); tartan-cni runs the standalone plugin instead", socket,
+      log.warn("attach socket {} is not served ({}); the front ends run the standalone plugins instead", socket,
           e.getMessage());
       return Optional.empty();
     }

@@ -70,7 +70,8 @@ public final class AgentMetrics {
       Map.entry("tartan_netlink_errors", "Netlink requests the kernel refused, by errno"),
       Map.entry("tartan_etcd_watch_reconnects", "Times the lease watch reconnected to etcd"),
       Map.entry("tartan_etcd_compactions_seen", "Times the lease watch fell behind a compaction and re-listed"),
-      Map.entry("tartan_etcd_bad_keys_skipped", "Keys under subnets/ that are not leases, skipped"));
+      Map.entry("tartan_etcd_bad_keys_skipped", "Keys under subnets/ that are not leases, skipped"),
+      Map.entry("tartan_attach_calls", "Calls the attach socket ran in the agent, by kind (cni, netavark)"));
 
   private final MetricRegistry registry = new MetricRegistry();
   private final PrometheusNames names = new PrometheusNames();
@@ -174,6 +175,14 @@ public final class AgentMetrics {
     mirror("etcd.watch_reconnects", watchReconnects);
     mirror("etcd.compactions_seen", compactionsSeen);
     mirror("etcd.bad_keys_skipped", badKeysSkipped);
+  }
+
+  /** Calls run through the attach socket, by kind ({@code AttachCalls::cni}, {@code AttachCalls::netavark}). */
+  public void attach(LongSupplier cni, LongSupplier netavark) {
+    names.label("attach.calls.cni", "attach.calls", "kind", "cni");
+    names.label("attach.calls.netavark", "attach.calls", "kind", "netavark");
+    mirror("attach.calls.cni", cni);
+    mirror("attach.calls.netavark", netavark);
   }
 
   /** Drift events by kind ({@code DriftWatcher::counts}), each of which triggered a repair. */

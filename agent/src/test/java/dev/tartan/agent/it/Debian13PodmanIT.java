@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tartan.agent.testbed.AgentProcess;
 import dev.tartan.agent.testbed.Cmd;
 import dev.tartan.agent.testbed.DebianHost;
 import dev.tartan.agent.testbed.Podman;
@@ -46,12 +47,13 @@ class Debian13PodmanIT {
     try (Testbed bed = Testbed.create(2)) {
       bed.tartan("network", "init", "--network", "10.244.0.0/16");
       List<DebianHost> hosts = new ArrayList<>();
+      List<AgentProcess> agents = new ArrayList<>();
       try (DebianHost h1 = DebianHost.start(bed, 1, DebianHost.TRIXIE);
           DebianHost h2 = DebianHost.start(bed, 2, DebianHost.TRIXIE)) {
         hosts.add(h1);
         hosts.add(h2);
         for (DebianHost h : hosts) {
-          installAndStartAgent(bed, h, "--ip-masq");
+          agents.add(installAndStartAgent(bed, h, "--ip-masq"));
           // the agent's masquerade through Debian 13's iptables (nf_tables backend)
           assertThat(h.run("iptables", "-t", "nat", "-S", "FLANNEL-POSTRTG")).contains("MASQUERADE");
           assertThat(h.run("nft", "list", "table", "ip", "nat")).contains("FLANNEL-POSTRTG");
@@ -78,6 +80,17 @@ class Debian13PodmanIT {
             .contains("mtu " + mtu(h1.subnetFile()))
             .contains("default via " + prefix(h1.subnetFile()) + "1 dev eth0")
             .contains("3 packets received").contains("2 packets received");
+        // Those netavark calls (create, setup, teardown) ran in the warm agents, through their attach sockets.
+        assertThat(attachCalls(bed, h1, "netavark")).as("netavark calls run by agent 1").isGreaterThanOrEqualTo(3);
+        assertThat(attachCalls(bed, h2, "netavark")).as("netavark calls run by agent 2").isGreaterThanOrEqualTo(2);
+
+        // With the agent stopped, the plugin falls back to its standalone launcher: containers still start.
+        assertThat(agents.get(0).stop()).isZero();
+        assertThat(h1.path("/run/tartan/attach.sock")).doesNotExist();
+        Cmd.Result fallback = h1.podmanExec("run", "--rm", "--cap-add", "NET_RAW", "--network", NET, DebianHost.IMAGE,
+            "sh", "-c", "ip -4 addr show eth0; ping -c 3 -W 2 " + serverIp);
+        assertThat(fallback.exit()).as("podman run with agent 1 stopped: %s", fallback.describe()).isZero();
+        assertThat(fallback.out()).contains("inet " + prefix(h1.subnetFile())).contains("3 packets received");
 
         h2.podman("rm", "-f", "-t", "0", "server");
         for (DebianHost h : hosts) {
@@ -173,14 +186,30 @@ class Debian13PodmanIT {
 
   // ---------------------------------------------------------------- helpers
 
-  static void installAndStartAgent(Testbed bed, DebianHost h, String... agentFlags) {
+  static AgentProcess installAndStartAgent(Testbed bed, DebianHost h, String... agentFlags) {
     h.installDeb();
     String java = h.suite().equals(DebianHost.TRIXIE) ? "21" : "17"; // each suite's only/default JDK
     assertThat(h.run("sh", "-c", "java -version 2>&1")).contains("version \"" + java);
     assertThat(h.run("iptables", "--version")).contains("nf_tables");
-    h.startAgent(agentFlags);
+    AgentProcess agent = h.startAgent(agentFlags);
     assertThat(Testbed.await(Duration.ofSeconds(120), () -> bed.ready(h.host())))
         .as("agent on Debian %s host %d ready", h.suite(), h.host()).isTrue();
+    assertThat(h.path("/run/tartan/attach.sock")).as("the agent's attach socket").exists();
+    return agent;
+  }
+
+  /** {@code tartan_attach_calls_total{kind=...}} from the host agent's /metrics. */
+  static long attachCalls(Testbed bed, DebianHost h, String kind) {
+    Cmd.Result r = Cmd.exec(Duration.ofSeconds(30), List.of(Cmd.inNs(bed.host(h.host()), "curl", "-sf", "-m", "5",
+        "http://127.0.0.1:8471/metrics")));
+    assertThat(r.ok()).as(r.describe()).isTrue();
+    String prefix = "tartan_attach_calls_total{kind=\"" + kind + "\",} ";
+    for (String line : r.out().split("\n")) {
+      if (line.startsWith(prefix) || line.startsWith(prefix.replace(",}", "}"))) {
+        return (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    throw new AssertionError("no tartan_attach_calls_total for kind " + kind + " in:\n" + r.out());
   }
 
   /** The CNI path inside the host: the installed plugin /usr/lib/cni/tartan, ADD into a fresh netns. */

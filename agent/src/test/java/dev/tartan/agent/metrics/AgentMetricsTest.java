@@ -134,6 +134,7 @@ class AgentMetricsTest {
     drift.put(DriftWatcher.Kind.ROUTE, 2L);
     drift.put(DriftWatcher.Kind.FDB, 1L);
     metrics.drift(() -> drift);
+    metrics.attach(() -> 5, () -> 7);
 
     Map<String, Double> s = scrapeOverHttp();
 
@@ -161,6 +162,8 @@ class AgentMetricsTest {
         .containsEntry("tartan_etcd_watch_reconnects_total", 3.0)
         .containsEntry("tartan_etcd_compactions_seen_total", 1.0)
         .containsEntry("tartan_etcd_bad_keys_skipped_total", 4.0)
+        .containsEntry("tartan_attach_calls_total{kind=\"cni\"}", 5.0)
+        .containsEntry("tartan_attach_calls_total{kind=\"netavark\"}", 7.0)
         .containsKey("tartan_reconcile_duration_seconds{quantile=\"0.99\"}");
     assertThat(s.keySet()).noneMatch(k -> k.contains("ESRCH"));
     assertThat(s.get("jvm_memory_heap_used")).isPositive();

@@ -55,7 +55,9 @@ class DebArtifactIT {
         .containsEntry("/usr/lib/cni/tartan -> ../tartan/tartan-cni", "lrw-r--r-- root/root")
         .containsEntry("/opt/cni/bin/tartan -> /usr/lib/tartan/tartan-cni", "lrw-r--r-- root/root")
         .containsEntry("/usr/share/tartan/tartan-netavark", "-rwxr-xr-x root/root")
-        .containsEntry("/usr/libexec/netavark/tartan -> ../../share/tartan/tartan-netavark", "lrw-r--r-- root/root")
+        .containsEntry("/usr/lib/tartan/tartan-netavark-java -> ../../share/tartan/tartan-netavark",
+            "lrw-r--r-- root/root")
+        .containsEntry("/usr/libexec/netavark/tartan -> ../../lib/tartan/tartan-cni", "lrw-r--r-- root/root")
         .containsEntry("/lib/systemd/system/tartan.service", "-rw-r--r-- root/root")
         .containsEntry("/etc/tartan/agent.conf", "-rw------- root/root")
         .containsEntry("/etc/default/tartan", "-rw------- root/root")

@@ -73,6 +73,11 @@ class PackageInstallIT {
     assertThat(Path.of("/usr/lib/tartan/tartan-cni-java").toRealPath()).isEqualTo(Path.of("/usr/share/tartan/tartan-cni"));
     assertThat(Path.of("/usr/lib/cni/tartan").toRealPath()).isEqualTo(PLUGIN);
     assertThat(Path.of("/opt/cni/bin/tartan").toRealPath()).isEqualTo(PLUGIN);
+    // podman 5's netavark plugin: the same front end, falling back to the netavark launcher beside the jar
+    assertThat(Path.of("/usr/libexec/netavark/tartan").toRealPath()).isEqualTo(PLUGIN);
+    assertThat(mode("/usr/share/tartan/tartan-netavark")).isEqualTo("rwxr-xr-x");
+    assertThat(Path.of("/usr/lib/tartan/tartan-netavark-java").toRealPath())
+        .isEqualTo(Path.of("/usr/share/tartan/tartan-netavark"));
     assertThat(UNIT).isRegularFile();
     assertThat(mode("/etc/tartan/agent.conf")).isEqualTo("rw-------");
     assertThat(mode("/etc/default/tartan")).isEqualTo("rw-------");

@@ -36,7 +36,8 @@ import jdk.net.UnixDomainPrincipal;
 
 /**
  * The agent's attach socket: a root-only UNIX stream socket on which the {@code tartan-cni} front end hands
- * over a CNI call ({@link AttachProtocol}) and the warm JVM runs it ({@link CniAttach}).
+ * over a CNI call or a netavark plugin call ({@link AttachProtocol}) and the warm JVM runs it
+ * ({@link AttachCalls}).
  *
  * <ul>
  *   <li>The socket file is bound under a temporary name, made 0600 and only then renamed into place; a
@@ -80,6 +81,14 @@ public final class AttachServer implements AutoCloseable {
   /** Runs one request; never throws (a failure is an answer). */
   public interface Handler {
     Answer handle(Request request);
+
+    /**
+     * Why the request goes back to the caller's standalone executable (a subcommand without a handler), or null
+     * to accept it; asked before the acceptance frame, so the caller falls back without a broken answer.
+     */
+    default String fallBackReason(Request request) {
+      return null;
+    }
   }
 
   private AttachServer(Path socket, ServerSocketChannel server, Path boundPath, Object fileKey, UserPrincipal allowed,
@@ -101,9 +110,14 @@ public final class AttachServer implements AutoCloseable {
     this.acceptor = threads("tartan-attach-accept-").newThread(this::acceptLoop);
   }
 
-  /** Serves CNI calls ({@link CniAttach}) for root callers on {@code socket}. */
+  /** Serves CNI and netavark plugin calls ({@link AttachCalls}) for root callers on {@code socket}. */
   public static AttachServer start(Path socket, Log log) throws IOException {
-    return start(socket, CniAttach::handle, log, DEFAULT_WORKERS, DEFAULT_QUEUE, "root");
+    return start(socket, new AttachCalls(), log);
+  }
+
+  /** Serves {@code calls} for root callers on {@code socket}. */
+  public static AttachServer start(Path socket, AttachCalls calls, Log log) throws IOException {
+    return start(socket, calls, log, DEFAULT_WORKERS, DEFAULT_QUEUE, "root");
   }
 
   /**
@@ -159,8 +173,8 @@ public final class AttachServer implements AutoCloseable {
   }
 
   /**
-   * {@code java -cp tartan-cni.jar dev.tartan.cni.attach.AttachServer SOCKET}: serves CNI calls on SOCKET until
-   * killed, without an agent (benchmarks and trials; the agent serves {@code --attach-socket} itself).
+   * {@code java -cp tartan-cni.jar dev.tartan.cni.attach.AttachServer SOCKET}: serves CNI and netavark calls on
+   * SOCKET until killed, without an agent (benchmarks and trials; the agent serves {@code --attach-socket} itself).
    */
   public static void main(String[] args) throws Exception {
     if (args.length != 1) {
@@ -261,7 +275,14 @@ public final class AttachServer implements AutoCloseable {
   private void serve(SocketChannel ch, String refusal) {
     Answer answer;
     InputStream in = Channels.newInputStream(ch);
-    ScheduledFuture<?> deadline = timer.schedule(() -> closeQuietly(ch), READ_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+    ScheduledFuture<?> deadline;
+    try {
+      deadline = timer.schedule(() -> closeQuietly(ch), READ_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException stopping) { // closed meanwhile: the caller reports the agent stopped
+      closeQuietly(ch);
+      served.incrementAndGet();
+      return;
+    }
     try {
       Request request;
       try {
@@ -278,7 +299,12 @@ public final class AttachServer implements AutoCloseable {
         return;
       }
       if (refusal != null) {
-        reply(ch, error(CniException.ATTACH_REFUSED, refusal));
+        reply(ch, error(request, CniException.ATTACH_REFUSED, refusal));
+        return;
+      }
+      String elsewhere = handler.fallBackReason(request);
+      if (elsewhere != null) {
+        reply(ch, Answer.fallBack(elsewhere));
         return;
       }
       try {
@@ -293,7 +319,8 @@ public final class AttachServer implements AutoCloseable {
         answer = handler.handle(request);
       } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
         log.warn("attach socket " + socket + ": a call failed inside the agent: " + e);
-        answer = error(CniException.INTERNAL, "internal error in the tartan agent while handling the call: " + e);
+        answer = error(request, CniException.INTERNAL, "internal error in the tartan agent while handling the call: "
+            + e);
       }
       try {
         write(ch, AttachProtocol.answerBody(answer));
@@ -337,6 +364,16 @@ public final class AttachServer implements AutoCloseable {
     } finally {
       closeQuietly(ch);
     }
+  }
+
+  /** An error in the shape the caller's runtime reads: netavark's for a netavark call, else CNI's. */
+  static Answer error(Request request, int code, String msg) {
+    if (!request.args().isEmpty()) {
+      byte[] json = (dev.tartan.cni.json.Json.write(java.util.Map.of("error", "tartan: " + msg)) + "\n")
+          .getBytes(StandardCharsets.UTF_8);
+      return Answer.exit(1, json, new byte[0]);
+    }
+    return error(code, msg);
   }
 
   static Answer error(int code, String msg) {

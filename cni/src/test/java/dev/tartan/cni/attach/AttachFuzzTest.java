@@ -41,12 +41,25 @@ class AttachFuzzTest {
     Path sock = dir.resolve("a.sock");
     Random rnd = new Random(SEED);
     ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
-    try (AttachServer server = AttachServer.start(sock, AttachServerTest::echo, AttachServerTest.QUIET, 2, 4,
+    // echo for CNI and netavark requests alike; a subcommand without a handler is sent back before 'K'
+    AttachServer.Handler handler = new AttachServer.Handler() {
+      @Override
+      public Answer handle(AttachProtocol.Request request) {
+        return AttachServerTest.echo(request);
+      }
+
+      @Override
+      public String fallBackReason(AttachProtocol.Request request) {
+        return new AttachCalls().fallBackReason(request);
+      }
+    };
+    try (AttachServer server = AttachServer.start(sock, handler, AttachServerTest.QUIET, 2, 4,
         System.getProperty("user.name"))) {
       long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(6);
       int cases = 0;
       int errors = 0;
       int accepted = 0;
+      int fellBack = 0;
       while (cases < 3000 && System.nanoTime() < end) {
         byte[] valid = validRequest(rnd);
         byte[] request = mutate(rnd, valid);
@@ -58,17 +71,21 @@ class AttachFuzzTest {
           errors++;
         } else if (outcome.startsWith("answer")) {
           accepted++;
+        } else if (outcome.startsWith("fall back")) {
+          fellBack++;
         }
       }
       assertThat(cases).isGreaterThan(50);
       assertThat(errors).isGreaterThan(0);
+      assertThat(fellBack).as("requests with an unknown subcommand").isGreaterThan(0);
       // Still alive and correct after the storm, with no threads piling up.
       String after = exchange(sock, validRequest(new Random(1)), watchdog, false);
       assertThat(after).startsWith("answer exit 3");
       long threads = Thread.getAllStackTraces().keySet().stream()
           .filter(t -> t.getName().startsWith("tartan-attach-")).count();
       assertThat(threads).isLessThanOrEqualTo(2 + 1 + 1);
-      System.out.printf("attach server fuzz: %d requests, %d error answers, %d served%n", cases, errors, accepted);
+      System.out.printf("attach server fuzz: %d requests, %d error answers, %d fell back, %d served%n", cases, errors,
+          fellBack, accepted);
     } finally {
       watchdog.shutdownNow();
       Files.deleteIfExists(sock);
@@ -111,6 +128,87 @@ class AttachFuzzTest {
             fellBack, errors);
       } finally {
         Files.deleteIfExists(sock);
+      }
+    }
+  }
+
+  @Test
+  void theFrontEndAsNetavarksPluginSurvivesMalformedAnswers() throws Exception {
+    try (FrontEnd fe = new FrontEnd()) {
+      Path sock = fe.dir.resolve("fuzz.sock");
+      Random rnd = new Random(SEED + 1);
+      Map<String, String> env = Map.of("TARTAN_ATTACH_SOCKET", sock.toString(), "TARTAN_ATTACH_TIMEOUT_MS", "200");
+      try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+        server.bind(UnixDomainSocketAddress.of(sock));
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+        int cases = 0;
+        int fellBack = 0;
+        int errors = 0;
+        while (cases < 200 && System.nanoTime() < end) {
+          byte[] answer = mutate(rnd, validAnswer(rnd));
+          CompletableFuture<Void> agent = CompletableFuture.runAsync(() -> playAgent(server, answer));
+          FrontEnd.Run run = fe.netavark(List.of("setup", "/run/netns/x"), env, "{\"container_id\":\"c\"}");
+          agent.get(20, TimeUnit.SECONDS);
+          cases++;
+          assertThat(run.status()).as("no crash (a signal shows as 128+n): %s", run).isLessThan(128);
+          if (run.fellBack()) {
+            fellBack++;
+            assertThat(run.stdout()).startsWith("FALLBACK\nnetavark\nargs:setup /run/netns/x\n");
+          } else if (run.stdout().startsWith("{\"error\": \"tartan: ")) {
+            errors++; // netavark's error shape, never CNI's
+            assertThat(run.status()).isEqualTo(1);
+            assertThat(run.stdout()).doesNotContain("cniVersion");
+          }
+        }
+        assertThat(cases).isGreaterThan(20);
+        assertThat(errors).isGreaterThan(0);
+        assertThat(fellBack).isGreaterThan(0);
+        System.out.printf("netavark front end fuzz: %d answers, %d fell back, %d errors%n", cases, fellBack, errors);
+      } finally {
+        Files.deleteIfExists(sock);
+      }
+    }
+  }
+
+  @Test
+  void theNetavarkPluginInTheAgentAnswersMutatedInputWithItsErrorJson() throws Exception {
+    Path dir = Files.createTempDirectory("tartan-nv-fuzz");
+    Path subnetEnv = dir.resolve("subnet.env");
+    Path emptyCniPath = Files.createDirectory(dir.resolve("bin")); // no delegate can run: nothing is changed
+    Files.writeString(subnetEnv, "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\n"
+        + "FLANNEL_IPMASQ=true\n");
+    Map<String, String> env = Map.of("TARTAN_SUBNET_FILE", subnetEnv.toString(), "TARTAN_CNI_PATH",
+        emptyCniPath.toString(), "TARTAN_CNI_DATA_DIR", dir.resolve("data").toString(), "HOME", "/ignored");
+    String setup = "{\"container_id\":\"c1\",\"container_name\":\"x\",\"network\":{\"name\":\"tartan\","
+        + "\"options\":{\"mtu\":\"1450\"}},\"network_options\":{\"interface_name\":\"eth0\"}}";
+    String create = "{\"name\":\"tartan\",\"id\":\"abc\",\"driver\":\"tartan\"}";
+    Random rnd = new Random(SEED + 2);
+    try {
+      int errors = 0;
+      for (int i = 0; i < 400; i++) {
+        boolean isCreate = rnd.nextInt(3) == 0;
+        byte[] stdin = mutate(rnd, (isCreate ? create : setup).getBytes(StandardCharsets.UTF_8));
+        List<String> args = isCreate ? List.of("create") : List.of(rnd.nextBoolean() ? "setup" : "teardown",
+            "/run/netns/tartan-fuzz-none");
+        Answer a = new AttachCalls().handle(new AttachProtocol.Request(args, env, stdin));
+        assertThat(a.fallBack()).isFalse();
+        assertThat(a.exitCode()).isIn(0, 1);
+        String out = new String(a.stdout(), StandardCharsets.UTF_8);
+        if (a.exitCode() == 1) {
+          errors++;
+          assertThat(dev.tartan.cni.json.Json.parseObject(out)).containsKey("error");
+        } else if (!args.get(0).equals("teardown")) {
+          assertThat(dev.tartan.cni.json.Json.parseObject(out)).isNotEmpty();
+        }
+      }
+      assertThat(errors).isGreaterThan(0);
+      assertThat(dir.resolve("data")).satisfiesAnyOf(d -> assertThat(d).doesNotExist(),
+          d -> assertThat(d).isDirectory());
+    } finally {
+      try (var walk = Files.walk(dir)) {
+        for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
       }
     }
   }
@@ -201,7 +299,17 @@ class AttachFuzzTest {
     env.put("CNI_CONTAINERID", "c" + rnd.nextInt(1000));
     env.put("CNI_NETNS", "/run/netns/x");
     byte[] stdin = ("{\"cniVersion\":\"1.0.0\",\"name\":\"n" + rnd.nextInt(100) + "\"}").getBytes(StandardCharsets.UTF_8);
-    return AttachProtocol.request(rnd.nextInt(8) == 0 ? List.of("setup") : List.of(), env, stdin);
+    switch (rnd.nextInt(8)) {
+      case 0: // a netavark call: subcommand and netns as arguments, the plugin's variables
+        return AttachProtocol.request(List.of("setup", "/run/netns/x"), Map.of("TARTAN_SUBNET_FILE", "/run/s.env"),
+            stdin);
+      case 1:
+        return AttachProtocol.request(List.of("info"), Map.of(), new byte[0]);
+      case 2: // a subcommand without a handler
+        return AttachProtocol.request(List.of("frobnicate", "x"), env, stdin);
+      default:
+        return AttachProtocol.request(List.of(), env, stdin);
+    }
   }
 
   private static byte[] validAnswer(Random rnd) {

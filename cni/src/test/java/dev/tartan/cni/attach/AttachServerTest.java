@@ -94,6 +94,124 @@ class AttachServerTest {
     assertThat(run.stderr()).isEqualTo("err\n");
   }
 
+  /** Answers with the request's arguments, environment and stdin on stdout, exit 0. */
+  static Answer echoArgs(Request r) {
+    StringBuilder sb = new StringBuilder("args:" + String.join(" ", r.args()) + "\n");
+    r.env().forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
+    sb.append(new String(r.stdin(), StandardCharsets.UTF_8));
+    return Answer.exit(0, sb.toString().getBytes(StandardCharsets.UTF_8), new byte[0]);
+  }
+
+  Map<String, String> netavarkEnv(String... more) {
+    Map<String, String> env = new java.util.HashMap<>(Map.of("TARTAN_ATTACH_SOCKET", sock.toString()));
+    for (int i = 0; i < more.length; i += 2) {
+      env.put(more[i], more[i + 1]);
+    }
+    return env;
+  }
+
+  @Test
+  void aNetavarkCallForwardsItsSubcommandNetnsStdinAndThePluginsVariablesOnly() throws Exception {
+    serve(AttachServerTest::echoArgs, 2, 2);
+    FrontEnd.Run run = fe.netavark(List.of("setup", "/run/netns/netavark-1"),
+        netavarkEnv("TARTAN_SUBNET_FILE", "/run/x/subnet.env", "TARTAN_CNI_NETWORK", "n2", "CNI_COMMAND", "ADD",
+            "TARTAN_OTHER", "1", "HOME", "/root"), "{\"container_id\":\"c1\"}");
+    assertThat(run.fellBack()).as(run.toString()).isFalse();
+    assertThat(run.status()).isZero();
+    assertThat(run.stdout()).startsWith("args:setup /run/netns/netavark-1\n")
+        .contains("TARTAN_SUBNET_FILE=/run/x/subnet.env\n", "TARTAN_CNI_NETWORK=n2\n")
+        .doesNotContain("CNI_COMMAND", "TARTAN_OTHER", "HOME", "TARTAN_ATTACH_SOCKET")
+        .endsWith("{\"container_id\":\"c1\"}");
+    // info reads no stdin (netavark may leave it open): the request carries none.
+    FrontEnd.Run info = fe.netavark(List.of("info"), netavarkEnv(), "not read");
+    assertThat(info.stdout()).isEqualTo("args:info\n");
+  }
+
+  @Test
+  void theNetavarkPluginThroughTheSocketPrintsWhatItPrintsInProcess() throws Exception {
+    AttachCalls calls = new AttachCalls();
+    serve(calls, 2, 2);
+    Path subnetEnv = fe.dir.resolve("subnet.env");
+    Files.writeString(subnetEnv, "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\n"
+        + "FLANNEL_IPMASQ=true\n");
+    String create = "{\"name\":\"tartan\",\"id\":\"abc\",\"driver\":\"tartan\"}";
+    for (List<String> args : List.of(List.of("info"), List.of("create"), List.of("setup", "/run/netns/none"))) {
+      String stdin = args.get(0).equals("create") ? create : "{\"container_id\": 5}";
+      FrontEnd.Run run = fe.netavark(args, netavarkEnv("TARTAN_SUBNET_FILE", subnetEnv.toString()), stdin);
+
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      int status = new dev.tartan.cni.NetavarkPlugin(Map.of("TARTAN_SUBNET_FILE", subnetEnv.toString())::get,
+          args.toArray(String[]::new), new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+          new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream())).run();
+      assertThat(run.fellBack()).as(run.toString()).isFalse();
+      assertThat(run.status()).as("%s: %s", args, run).isEqualTo(status);
+      assertThat(run.stdout()).as("%s", args).isEqualTo(out.toString(StandardCharsets.UTF_8));
+    }
+    assertThat(calls.netavark()).isEqualTo(3);
+    assertThat(calls.cni()).isZero();
+    // A subcommand the agent has no handler for is sent back before it is accepted (a newer front end).
+    byte[] unknown = AttachProtocol.request(List.of("frobnicate"), Map.of(), new byte[0]);
+    try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
+      ch.write(ByteBuffer.wrap(unknown));
+      byte[] answer = java.nio.channels.Channels.newInputStream(ch).readAllBytes();
+      assertThat(new String(answer, StandardCharsets.UTF_8)).startsWith("TCNA\u0001F")
+          .contains("no handler for the subcommand 'frobnicate'");
+    }
+    assertThat(calls.netavark()).isEqualTo(3);
+    FrontEnd.Run created = fe.netavark(List.of("create"), netavarkEnv("TARTAN_SUBNET_FILE", subnetEnv.toString()),
+        create);
+    assertThat(created.stdout()).contains("\"subnet\": \"10.244.7.0/24\"", "\"driver\": \"none\"");
+    FrontEnd.Run bad = fe.netavark(List.of("setup", "/run/netns/none"), netavarkEnv(), "{not json");
+    assertThat(calls.netavark()).isEqualTo(5);
+    assertThat(bad.status()).isEqualTo(1);
+    assertThat(bad.stdout()).startsWith("{\"error\":\"tartan: the setup input on stdin is not valid JSON");
+  }
+
+  @Test
+  void netavarkCallsFallBackToTheStandaloneLauncherWithTheSameArgumentsAndStdin() throws Exception {
+    // No agent: the standalone launcher tartan-netavark-java, with the caller's whole environment.
+    FrontEnd.Run none = fe.netavark(List.of("teardown", "/run/netns/x"), netavarkEnv("TARTAN_OTHER", "1"), "{}");
+    assertThat(none.stdout()).as(none.toString())
+        .startsWith("FALLBACK\nnetavark\nargs:teardown /run/netns/x\n{}\n").contains("TARTAN_OTHER=1");
+    assertThat(none.stderr()).isEmpty();
+    assertThat(fe.netavark(List.of("info"), netavarkEnv(), "").stdout()).startsWith("FALLBACK\nnetavark\nargs:info\n");
+    // An agent that predates netavark calls (CNI only) sends the caller to the standalone launcher.
+    serve(CniAttach::handle, 1, 1);
+    FrontEnd.Run old = fe.netavark(List.of("setup", "/run/netns/x"), netavarkEnv(), "{\"a\":1}");
+    assertThat(old.stdout()).as(old.toString()).startsWith("FALLBACK\nnetavark\nargs:setup /run/netns/x\n{\"a\":1}\n");
+    assertThat(old.stderr()).contains("tartan: running the standalone plugin: the agent serves CNI calls only");
+    // TARTAN_ATTACH_SOCKET="" never asks the agent; an unknown subcommand or a wrong count goes straight there.
+    Map<String, String> off = Map.of("TARTAN_ATTACH_SOCKET", "");
+    assertThat(fe.netavark(List.of("setup", "/n"), off, "{}").stdout()).startsWith("FALLBACK\nnetavark\n");
+    assertThat(fe.netavark(List.of("frobnicate"), netavarkEnv(), "").stdout())
+        .startsWith("FALLBACK\nnetavark\nargs:frobnicate\n");
+    assertThat(fe.netavark(List.of("setup"), netavarkEnv(), "").stdout()).startsWith("FALLBACK\nnetavark\nargs:setup\n");
+  }
+
+  @Test
+  void aNetavarkCallLostAfterAcceptingIsNetavarksErrorNotASecondRun() throws Exception {
+    Files.createDirectories(sock.getParent());
+    try (ServerSocketChannel dying = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      dying.bind(UnixDomainSocketAddress.of(sock));
+      CompletableFuture<Request> agent = CompletableFuture.supplyAsync(() -> {
+        try (SocketChannel ch = dying.accept()) {
+          var in = java.nio.channels.Channels.newInputStream(ch);
+          Request r = AttachProtocol.readRequest(in);
+          ch.write(ByteBuffer.wrap(new byte[] {'T', 'C', 'N', 'A', 1, 'K', 0, 0, 0, 0}));
+          AttachProtocol.readGo(in);
+          return r; // and dies without an answer
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      FrontEnd.Run run = fe.netavark(List.of("setup", "/run/netns/x"), netavarkEnv(), "{}");
+      assertThat(agent.get(20, TimeUnit.SECONDS).args()).containsExactly("setup", "/run/netns/x");
+      assertThat(run.fellBack()).isFalse();
+      assertThat(run.status()).isEqualTo(1);
+      assertThat(run.stdout()).startsWith("{\"error\": \"tartan: the agent on ").contains("a teardown cleans up");
+    }
+  }
+
   @Test
   void theRealPluginThroughTheSocketPrintsWhatItPrintsInProcess() throws Exception {
     serve(CniAttach::handle, 2, 2);
@@ -115,7 +233,7 @@ class AttachServerTest {
   @Test
   void aHandlerThatBlowsUpIsAnErrorAnswerAndTheServerCarriesOn() throws Exception {
     serve(r -> {
-      if (r.env().containsKey("CNI_BOOM")) {
+      if (r.env().containsKey("CNI_BOOM") || "boom".equals(r.env().get("TARTAN_CNI_NETWORK"))) {
         throw new IllegalStateException("boom");
       }
       return echo(r);
@@ -124,6 +242,11 @@ class AttachServerTest {
     assertThat(boom.status()).isEqualTo(1);
     assertThat(boom.stdout()).contains("\"code\": 999", "boom");
     assertThat(fe.run(Map.of("CNI_COMMAND", "ADD"), conf()).status()).isEqualTo(3);
+    // A netavark call gets netavark's error shape.
+    FrontEnd.Run nv = fe.netavark(List.of("setup", "/n"), netavarkEnv("TARTAN_CNI_NETWORK", "boom"), "{}");
+    assertThat(nv.status()).isEqualTo(1);
+    assertThat(nv.stdout()).startsWith("{\"error\":\"tartan: internal error in the tartan agent").contains("boom")
+        .doesNotContain("cniVersion");
   }
 
   @Test
@@ -225,6 +348,13 @@ class AttachServerTest {
       int calls = i;
       assertThat(Testing.await(() -> s.served() == calls)).isTrue();
     }
+
+    // A netavark call from such a caller: refused in netavark's error shape.
+    FrontEnd.Run nv = fe.run(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"),
+        List.of("setup", "/run/netns/x"), Map.of("TARTAN_ATTACH_SOCKET", sock.toString()),
+        "{}".getBytes(StandardCharsets.UTF_8));
+    assertThat(nv.status()).as(nv.toString()).isEqualTo(1);
+    assertThat(nv.stdout()).startsWith("{\"error\":\"tartan: ").contains("serves root only");
 
     // With the socket's own mode (0600) such a caller cannot even connect, and runs the standalone plugin
     // with its own (lacking) rights.

@@ -18,7 +18,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * The built front end {@code target/tartan-cni} (C) in a temporary directory of its own, beside a
  * {@code tartan-cni-java} that stands for the standalone plugin: it prints {@code FALLBACK}, its stdin and its
- * {@code CNI_*} variables, so a test sees that the front end fell back and what it handed on.
+ * {@code CNI_*} variables, so a test sees that the front end fell back and what it handed on; and a
+ * {@code tartan-netavark-java} for the netavark plugin's (it prints {@code FALLBACK}, {@code netavark}, its
+ * arguments, its stdin and its {@code TARTAN_*} variables).
  */
 final class FrontEnd implements AutoCloseable {
   static final Path BUILT = Path.of("target", "tartan-cni").toAbsolutePath();
@@ -40,6 +42,15 @@ final class FrontEnd implements AutoCloseable {
     Path standalone = dir.resolve("tartan-cni-java");
     Files.writeString(standalone, "#!/bin/sh\necho FALLBACK\necho \"args:$*\"\ncat\necho\nenv | grep '^CNI_' | sort\n");
     Files.setPosixFilePermissions(standalone, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path netavark = dir.resolve("tartan-netavark-java");
+    Files.writeString(netavark, "#!/bin/sh\necho FALLBACK\necho netavark\necho \"args:$*\"\n"
+        + "[ \"$1\" = info ] || cat\necho\nenv | grep '^TARTAN_' | sort\n");
+    Files.setPosixFilePermissions(netavark, PosixFilePermissions.fromString("rwxr-xr-x"));
+  }
+
+  /** The front end as netavark's plugin: {@code tartan ARGS...}. */
+  Run netavark(List<String> args, Map<String, String> env, String stdin) {
+    return run(List.of(), args, env, stdin.getBytes(StandardCharsets.UTF_8));
   }
 
   Run run(Map<String, String> env, String stdin) {
@@ -48,8 +59,14 @@ final class FrontEnd implements AutoCloseable {
 
   /** Runs the front end (prefix: e.g. setpriv ...) with exactly {@code env}; fails the test after 20 s. */
   Run run(List<String> prefix, Map<String, String> env, byte[] stdin) {
+    return run(prefix, List.of(), env, stdin);
+  }
+
+  /** Runs the front end (prefix: e.g. setpriv ...) with {@code args} and exactly {@code env}; 20 s at most. */
+  Run run(List<String> prefix, List<String> args, Map<String, String> env, byte[] stdin) {
     List<String> argv = new ArrayList<>(prefix);
     argv.add(exe.toString());
+    argv.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(argv);
     pb.environment().clear();
     pb.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
