@@ -26,9 +26,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Issue 17 on the testbed (outage matrix rows 7-9): lease renewal through a cut from etcd, a lease
+ * Issue 17 on the testbed (outage matrix rows 7-11): lease renewal through a cut from etcd, a lease
  * that lapses while its host keeps forwarding, and a subnet that goes to another host while its
- * peers hold the old owner in grace. Three hosts with {@code --lease-ttl 30s} (renewal due 10 s
+ * peers hold the old owner in grace, and etcd itself stalled past the TTL. Three hosts with {@code --lease-ttl 30s} (renewal due 10 s
  * before expiry) and the default {@code --peer-expiry-grace} (60 s).
  *
  * <p>A host is cut from etcd only: inside its namespace iptables drops everything to and from the
@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Timeout;
  * into the void) while the underlay between the hosts, and so the overlay, stays up.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-@Timeout(420)
+@Timeout(540)
 class RenewalPartitionIT {
   static final String TTL = "30s";
   static final Duration MARGIN = Duration.ofSeconds(10); // a third of the TTL
@@ -248,6 +248,7 @@ class RenewalPartitionIT {
     }
     Matrix.awaitReady(bed, 4, b, Duration.ofSeconds(60));
     String ip4 = bed.addContainer(4, 1);
+    ips.put(4, ip4);
     Matrix.await("host 1's container reaches host 4's in " + x, Duration.ofSeconds(10),
         () -> bed.ping(bed.container(1, 1), ip4));
 
@@ -256,6 +257,77 @@ class RenewalPartitionIT {
     report(row, "new_owner_leased_after_expiry", Matrix.millis(leasedAt - expiredAt));
     report(row, "peers_switched_after_new_lease", Matrix.millis(switchedAt - leasedAt));
     report(row, "grace_left_at_switch", Matrix.millis(graceLeft));
+  }
+
+  /**
+   * Row 11: etcd itself stalls (SIGSTOP) for longer than the TTL, then resumes. No host can renew
+   * meanwhile; whatever etcd does with the leases on its return, pings between containers on the
+   * live hosts lose nothing (the peers hold expired leases in grace) and every host keeps its subnet.
+   */
+  @Test
+  @Order(4)
+  void etcdStalledPastTheTtl() {
+    int[] live = {1, 2, 4};
+    Map<Integer, String> subnets = new LinkedHashMap<>();
+    Map<Integer, Long> lostBefore = new LinkedHashMap<>();
+    Map<Integer, Long> heldBefore = new LinkedHashMap<>();
+    for (int h : live) {
+      subnets.put(h, Matrix.subnetOf(bed, h));
+      lostBefore.put(h, (long) lostLines(agents.get(h), subnets.get(h)).size());
+      heldBefore.put(h, heldLines(agents.get(h)));
+    }
+    List<Pinger> pings = List.of(bed.startPing(bed.container(2, 1), ips.get(1), 100),
+        bed.startPing(bed.container(1, 1), ips.get(4), 100));
+    Testbed.await(Duration.ofSeconds(1), () -> false);
+    bed.etcd().members().forEach(m -> m.pause());
+    long paused = System.nanoTime();
+    while (System.nanoTime() - paused < Duration.ofSeconds(38).toNanos()) {
+      Testbed.sleep(1000);
+    }
+    bed.etcd().members().forEach(m -> m.resume());
+    long resumed = System.nanoTime();
+    long stalled = resumed - paused;
+    Matrix.await("every live host holds its own subnet again", Duration.ofSeconds(60), () -> {
+      Map<String, Matrix.Lease> now = Matrix.leases(bed);
+      for (int h : live) {
+        Matrix.Lease l = now.get(subnets.get(h));
+        if (l == null || !l.publicIp().equals(Testbed.hostIp(h))) {
+          return false;
+        }
+      }
+      return true;
+    });
+    long back = System.nanoTime() - resumed;
+    for (int h : live) {
+      Matrix.awaitConverged(bed, h, Duration.ofSeconds(30));
+    }
+    Testbed.await(Duration.ofSeconds(3), () -> false);
+    int sent = 0;
+    int lost = 0;
+    for (Pinger p : pings) {
+      Pinger.Result r = p.stop();
+      sent += r.sent();
+      lost += r.lost();
+      assertThat(r.lost()).as("pings across the etcd stall: %s", r.output()).isZero();
+    }
+    int hostsThatLost = 0;
+    StringBuilder held = new StringBuilder();
+    for (int h : live) {
+      assertThat(Matrix.subnetOf(bed, h)).isEqualTo(subnets.get(h));
+      assertThat(agents.get(h).alive()).isTrue();
+      if (lostLines(agents.get(h), subnets.get(h)).size() > lostBefore.get(h)) {
+        hostsThatLost++;
+      }
+      held.append(held.length() == 0 ? "" : ", ").append("h").append(h).append(":")
+          .append(heldLines(agents.get(h)) - heldBefore.get(h));
+    }
+
+    String row = "11 etcd-stalled-past-ttl";
+    report(row, "stall", Matrix.millis(stalled) + " (SIGSTOP, TTL " + TTL + ")");
+    report(row, "hosts_that_logged_a_lost_lease", hostsThatLost + " of " + live.length);
+    report(row, "peers_held_in_grace_per_host", held);
+    report(row, "own_leases_back_after_resume", Matrix.millis(back));
+    report(row, "pings", sent + " sent, " + lost + " lost");
   }
 
   // ---- helpers
@@ -281,6 +353,10 @@ class RenewalPartitionIT {
     }
     assertThat(last).as("an acquired or renewed line in:\n%s", a.log()).isNotNull();
     return last;
+  }
+
+  static long heldLines(AgentProcess a) {
+    return a.log().lines().filter(l -> l.contains("lease expired: keeping its entries")).count();
   }
 
   static int count(AgentProcess a, Pattern p) {
