@@ -27,9 +27,9 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Issue 17 on the testbed (outage matrix rows 7-11): lease renewal through a cut from etcd, a lease
- * that lapses while its host keeps forwarding, and a subnet that goes to another host while its
- * peers hold the old owner in grace, and etcd itself stalled past the TTL. Three hosts with {@code --lease-ttl 30s} (renewal due 10 s
- * before expiry) and the default {@code --peer-expiry-grace} (60 s).
+ * that lapses while its host keeps forwarding, a subnet that goes to another host while its peers
+ * hold the old owner in grace, and etcd itself stalled past the TTL. Three hosts with {@code
+ * --lease-ttl 30s} (renewal due 10 s before expiry) and the default {@code --peer-expiry-grace} (60 s).
  *
  * <p>A host is cut from etcd only: inside its namespace iptables drops everything to and from the
  * etcd address, so its TCP connection to etcd stalls as in a partition (the other end retransmits
