@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Timeout;
  * etcd, then heal. Peer leases are written, re-written (new VtepMAC) and deleted around the
  * compactions; every host ends with exactly the entries the final leases ask for (no lost event,
  * nothing stale). During the partition the cut-off host's kernel stays as it was, and its etcd
- * connection is dropped (what gRPC keepalive does to a connection silent for 40 s), so after the
+ * connection is dropped (what gRPC keepalive does to a connection silent for about 10 s), so after the
  * heal its watch resumes from a revision the compaction removed and must re-list.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
