@@ -155,7 +155,8 @@ class SystemdServiceIT {
       long pid = BootedHost.runningPid(m);
       assertThat(m.run("cat", "/proc/" + pid + "/comm").strip()).as("the main PID is the JVM").isEqualTo("java");
       String procStatus = m.run("cat", "/proc/" + pid + "/status");
-      assertThat(procStatus).contains("CapBnd:\t0000000000003000").contains("NoNewPrivs:\t1")
+      // CAP_NET_ADMIN (12) + CAP_NET_RAW (13) + CAP_SYS_ADMIN (21, for the attach socket's delegates: setns)
+      assertThat(procStatus).contains("CapBnd:\t0000000000203000").contains("NoNewPrivs:\t1")
           .containsPattern("Seccomp:\t2");
       // As the service sees the file system: /usr read-only, its own /tmp, /run/flannel writable.
       Cmd.Result usr = m.exec("nsenter", "-t", Long.toString(pid), "-m", "touch", "/usr/tartan-hardening-probe");
