@@ -130,7 +130,10 @@ class EtcdOutageIT {
     for (String s : subnets.values()) {
       ttlAfterRenewal = Math.min(ttlAfterRenewal, Matrix.ttlLeft(bed, s));
     }
-    assertThat(ttlAfterRenewal).as("TTL left after the renewal").isGreaterThan(100);
+    // a fresh TTL (120 s) less the time since the renewal, which a loaded machine stretches: more than
+    // the lease had left when etcd returned, and well above the renewal margin
+    assertThat(ttlAfterRenewal).as("TTL left after the renewal (%d s at etcd's return)", ttlAtReturn)
+        .isGreaterThan(Math.max(60, ttlAtReturn));
 
     // the host that joined during the outage comes up and is programmed everywhere
     Matrix.awaitReady(bed, 4, a4, Duration.ofSeconds(60));
