@@ -77,11 +77,28 @@ public final class PeerLog {
         + "is leased to another host)", subnet, grace.toSeconds());
   }
 
+  /** The leases left out (skipped or losing a conflict) already warned about: one WARN each, from either path. */
+  private final java.util.Set<Object> leftOut = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   void skipped(Ipv4Subnet subnet, String reason) {
+    if (!leftOut.add(java.util.List.of(subnet, reason))) {
+      return;
+    }
     if (limiter.allow()) {
       log.warn("lease {} is not programmed: {}", subnet, reason);
     }
   }
+  void conflict(DesiredState.Conflict c) {
+    if (leftOut.add(c)) {
+      log.warn("lease {} is not programmed: {} with {} (which is kept)", c.dropped(), c.reason(), c.kept());
+    }
+  }
+
+  /** After a full pass: forget the leases no longer left out, so they are warned about again if they are. */
+  void leftOutNow(java.util.Set<Object> now) {
+    leftOut.retainAll(now);
+  }
+
 
   void repaired(Object entry) {
     line("repaired {} (changed by someone else)", describe(entry));

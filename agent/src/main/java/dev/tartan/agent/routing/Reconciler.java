@@ -33,7 +33,6 @@ public final class Reconciler {
   private final PeerLog peerLog;
   private volatile DesiredState lastApplied;
   private Set<Object> lastFailed = Set.of();
-  private Set<Object> lastLeft = Set.of();
 
   public Reconciler(RtNetlink nl) {
     this(nl, new PeerLog());
@@ -200,22 +199,18 @@ public final class Reconciler {
     }
   }
 
-  /** One WARN per lease newly skipped or losing a conflict. */
+  /** One WARN per lease newly skipped or losing a conflict (the {@link PeerLog} remembers which). */
   private void reportLeftOut(DesiredState desired) {
     Set<Object> now = new HashSet<>();
     for (DesiredState.Skipped s : desired.skipped()) {
-      now.add(s);
-      if (!lastLeft.contains(s)) {
-        log.warn("lease {} is not programmed: {}", s.subnet(), s.reason());
-      }
+      now.add(java.util.List.of(s.subnet(), s.reason()));
+      peerLog.skipped(s.subnet(), s.reason());
     }
     for (DesiredState.Conflict c : desired.conflicts()) {
       now.add(c);
-      if (!lastLeft.contains(c)) {
-        log.warn("lease {} is not programmed: {} with {} (which is kept)", c.dropped(), c.reason(), c.kept());
-      }
+      peerLog.conflict(c);
     }
-    lastLeft = now;
+    peerLog.leftOutNow(now);
   }
 
   private static <T> ReconcileResult.Counts counts(int expected, List<T> add, List<T> del, Set<Object> failed) {
