@@ -630,8 +630,9 @@ elapsed=$(( $(date +%s) - STARTED ))
   echo
   echo "Measured by \`sudo scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') ($((elapsed / 60)) min $((elapsed % 60)) s),"
   echo "everything side by side in one run on this machine: real agents, real etcd, real kernel, in network"
-  echo "namespaces. This file is written by the script; the targets are issue 7's (CNI: issue 5, netlink:"
-  echo "issue 3). A figure that misses its target is shown as measured, with the miss."
+  echo "namespaces. This file is written by the script; the targets are those of the issues that set them (parts"
+  echo "1–6: issue 7; netlink: issue 3; CNI: issues 5 and 16; scale: issue 11). A figure that misses its target is"
+  echo "shown as measured, with the miss."
   echo
   echo "## Machine and conditions"
   echo
