@@ -1,10 +1,11 @@
 #!/bin/sh
 # tartan-cni: launcher of the Tartan CNI plugin (a flannel-compatible meta plugin written in Java).
 #
-# Install it with its jar in one directory and link it into the CNI plugin directory under the plugin type:
-#   /usr/share/tartan/tartan-cni, /usr/share/tartan/tartan-cni.jar
-#   ln -s /usr/share/tartan/tartan-cni /usr/lib/cni/tartan      (and /opt/cni/bin/tartan, or .../flannel)
-# The link is followed to find the jar. The JVM is tuned for start-up, which every container start pays
+# This is the standalone path: runtimes exec the C front end (/usr/lib/tartan/tartan-cni, linked as
+# /usr/lib/cni/tartan, /opt/cni/bin/tartan and .../flannel), which hands each call to the agent's attach
+# socket and execs this launcher (as tartan-cni-java beside it) only when the agent cannot take the call.
+# It lives with its jar in one directory (/usr/share/tartan/tartan-cni, tartan-cni.jar); links to it are
+# followed to find the jar. The JVM is tuned for start-up, which every container start pays
 # (measured on JDK 17 with scripts/bench-cni.sh and -Xlog:startuptime):
 #   -Xint            a call lasts ~100 ms, too short for JIT work to pay back: 15-20 ms and ~20 % CPU less
 #                    per ADD than C1 only (-XX:TieredStopAtLevel=1)

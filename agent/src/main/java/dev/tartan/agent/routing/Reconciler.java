@@ -77,17 +77,26 @@ public final class Reconciler {
       batch.replaceRoute(r);
       ops.put(r, "replace");
     }
+    // An entry both written and deleted in one batch (a host that moved to another subnet keeps its VtepMAC
+    // and public IP: the old peer's FDB entry equals the new one's) must stay: the deletes would run last.
+    Set<Object> written = new HashSet<>(ops.keySet());
     for (Route r : plan.routeDel()) {
-      batch.deleteRoute(r);
-      ops.put(r, "delete");
+      if (!written.contains(r)) {
+        batch.deleteRoute(r);
+        ops.put(r, "delete");
+      }
     }
     for (FdbEntry e : plan.fdbDel()) {
-      batch.deleteFdb(e);
-      ops.put(e, "delete");
+      if (!written.contains(e)) {
+        batch.deleteFdb(e);
+        ops.put(e, "delete");
+      }
     }
     for (Neighbour n : plan.neighDel()) {
-      batch.deleteNeighbour(n);
-      ops.put(n, "delete");
+      if (!written.contains(n)) {
+        batch.deleteNeighbour(n);
+        ops.put(n, "delete");
+      }
     }
     if (log.isDebugEnabled()) {
       ops.forEach((entry, op) -> log.debug("{} {}", op, PeerLog.describe(entry)));

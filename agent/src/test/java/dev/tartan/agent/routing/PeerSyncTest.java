@@ -185,6 +185,20 @@ class PeerSyncTest {
   }
 
   @Test
+  void aHostMovingToAnotherSubnetInOneBatchKeepsItsFdbEntry() throws Exception {
+    // host 198.51.100.3 (same VtepMAC) leaves 10.244.3.0/24 and leases 10.244.5.0/24: its FDB entry is the
+    // same before and after, so the batch's delete of the old peer's entry must not remove the new one's
+    SubnetLease moved = vxlan("10.244.5.0/24", "198.51.100.3", "5a:00:00:00:00:03");
+    sync.onEvents(List.of(new LeaseEvent.Removed(P3, Cause.DELETED), new LeaseEvent.Added(moved)));
+    sync.runPass();
+
+    assertThat(nl.dumps()).isZero();
+    assertThat(nl.writes()).doesNotContain("deleteFdb");
+    assertThat(kernel()).contains("neigh 10.244.5.0 5a:00:00:00:00:03", "fdb 5a:00:00:00:00:03 198.51.100.3",
+        "route 10.244.5.0/24").doesNotContain("route 10.244.3.0/24", "neigh 10.244.3.0 5a:00:00:00:00:03");
+  }
+
+  @Test
   void aNewPublicIpRewritesTheFdbEntryOnly() throws Exception {
     SubnetLease p3 = vxlan("10.244.3.0/24", "198.51.100.33", "5a:00:00:00:00:03");
     sync.onEvents(List.of(new LeaseEvent.Added(p3)));

@@ -81,7 +81,11 @@ public final class PluginRunner {
     ProcessBuilder pb = new ProcessBuilder(bin.toString());
     Map<String, String> env = pb.environment();
     for (Iterator<String> it = env.keySet().iterator(); it.hasNext(); ) {
-      if (it.next().startsWith("CNI_")) {
+      String k = it.next();
+      // CNI_* come from this call only; in the agent (attach socket) its own settings and secrets
+      // (FLANNELD_ETCD_PASSWORD from /etc/default/tartan, TARTAN_*, JVM options) never reach a delegate
+      if (k.startsWith("CNI_") || k.startsWith("FLANNELD_") || k.startsWith("TARTAN_") || k.startsWith("JAVA_")
+          || k.equals("JDK_JAVA_OPTIONS") || k.equals("NOTIFY_SOCKET") || k.startsWith("WATCHDOG_")) {
         it.remove();
       }
     }
