@@ -130,10 +130,11 @@ class EtcdOutageIT {
     for (String s : subnets.values()) {
       ttlAfterRenewal = Math.min(ttlAfterRenewal, Matrix.ttlLeft(bed, s));
     }
-    // a fresh TTL (120 s) less the time since the renewal, which a loaded machine stretches: more than
-    // the lease had left when etcd returned, and well above the renewal margin
+    // a fresh TTL (120 s) less the time since the renewal, which a loaded machine stretches (etcd itself
+    // refreshes every lease's TTL when it elects a leader, so the TTL at its return says nothing): well above
+    // half the TTL; that the keys hang on new etcd leases is checked above
     assertThat(ttlAfterRenewal).as("TTL left after the renewal (%d s at etcd's return)", ttlAtReturn)
-        .isGreaterThan(Math.max(60, ttlAtReturn));
+        .isGreaterThan(60);
 
     // the host that joined during the outage comes up and is programmed everywhere
     Matrix.awaitReady(bed, 4, a4, Duration.ofSeconds(60));
