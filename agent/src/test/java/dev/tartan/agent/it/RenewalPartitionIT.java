@@ -42,7 +42,8 @@ class RenewalPartitionIT {
   static final Duration MARGIN = Duration.ofSeconds(10); // a third of the TTL
   static final Duration GRACE = Duration.ofSeconds(60); // the default of --peer-expiry-grace
   static final Pattern RENEWED = Pattern.compile("lease renewed: (\\S+) until (\\S+)");
-  static final Pattern ACQUIRED = Pattern.compile("lease acquired: (\\S+) \\(expires (\\S+)\\)");
+  /** The store's one line per acquisition: "lease acquired: S for IP (new|reused ..., expires T)". */
+  static final Pattern ACQUIRED = Pattern.compile("lease acquired: (\\S+) for .*expires (\\S+)\\)$");
   static Testbed bed;
   static final Map<Integer, AgentProcess> agents = new LinkedHashMap<>();
   static final Map<Integer, String> ips = new LinkedHashMap<>();
