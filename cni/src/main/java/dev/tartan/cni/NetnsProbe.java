@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Reads the addresses of an interface inside a network namespace with
@@ -18,6 +20,8 @@ import java.util.Map;
  */
 final class NetnsProbe {
   private static final String[] FALLBACK_PATH = {"/usr/sbin", "/usr/bin", "/sbin", "/bin"};
+  /** {@code ip addr show} answers in milliseconds; past this the probe is killed and CHECK fails. */
+  static final long TIMEOUT_MILLIS = 10_000;
 
   private NetnsProbe() {}
 
@@ -34,21 +38,21 @@ final class NetnsProbe {
     }
     String nsenter = executable("nsenter");
     String ip = executable("ip");
-    ProcessBuilder pb = new ProcessBuilder(nsenter, "--net=" + netns, ip, "-j", "addr", "show", "dev", ifname);
-    pb.redirectErrorStream(true);
-    String out;
-    int status;
+    Probe r;
     try {
-      Process p = pb.start();
-      p.getOutputStream().close();
-      out = new String(p.getInputStream().readNBytes(1 << 20), StandardCharsets.UTF_8);
-      status = p.waitFor();
+      r = run(List.of(nsenter, "--net=" + netns, ip, "-j", "addr", "show", "dev", ifname), TIMEOUT_MILLIS);
     } catch (IOException e) {
       throw new CniException(CniException.CHECK_FAILED, "cannot run " + nsenter + " " + ip + ": " + e.getMessage(), "");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new CniException(CniException.CHECK_FAILED, "interrupted while reading " + ifname + " in " + netns, "");
     }
+    if (r.timedOut()) {
+      throw new CniException(CniException.CHECK_FAILED, "reading " + ifname + " in " + netns + " took longer than "
+          + TIMEOUT_MILLIS / 1000 + " s (" + nsenter + " " + ip + " was killed)", "");
+    }
+    String out = r.output();
+    int status = r.status();
     if (status != 0) {
       throw new CniException(CniException.CHECK_FAILED, "interface " + ifname + " in " + netns + " cannot be read: "
           + out.strip(), "");
@@ -59,6 +63,31 @@ final class NetnsProbe {
       throw new CniException(CniException.CHECK_FAILED, "unexpected output of ip -j addr show dev " + ifname + ": "
           + e.getMessage(), "");
     }
+  }
+
+  /** What a probe command printed (stdout and stderr), its exit status, and whether it was killed. */
+  record Probe(String output, int status, boolean timedOut) {}
+
+  /**
+   * Runs {@code command}, reading up to 1 MiB of its output; kills it (and its children) after
+   * {@code timeoutMillis}: inside the agent a hung probe would otherwise hold an attach slot for good.
+   */
+  static Probe run(List<String> command, long timeoutMillis) throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(command);
+    pb.redirectErrorStream(true);
+    Process p = pb.start();
+    CompletableFuture<Boolean> killed = p.onExit().thenApply(x -> false)
+        .completeOnTimeout(true, timeoutMillis, TimeUnit.MILLISECONDS);
+    killed.thenAccept(k -> {
+      if (k) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+      }
+    });
+    p.getOutputStream().close();
+    String out = new String(p.getInputStream().readNBytes(1 << 20), StandardCharsets.UTF_8);
+    int status = p.waitFor();
+    return new Probe(out, status, killed.getNow(false));
   }
 
   /** Parses {@code ip -j addr show} output: {@code [{"addr_info":[{"local":"10.1.2.3","prefixlen":24}]}]}. */

@@ -76,4 +76,18 @@ class SmallPartsTest {
     assertThat(NetnsProbe.parse("[{\"ifname\":\"eth0\",\"addr_info\":[]}]")).isEmpty();
     assertThat(NetnsProbe.parse("")).isEmpty();
   }
+
+  @Test
+  void aHungProbeIsKilledAfterItsTimeout() throws Exception {
+    long t0 = System.nanoTime();
+    NetnsProbe.Probe r = NetnsProbe.run(java.util.List.of("sh", "-c", "echo started; sleep 30; echo never"), 300);
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    assertThat(r.timedOut()).isTrue();
+    assertThat(r.output()).contains("started").doesNotContain("never");
+    assertThat(ms).isLessThan(20_000); // far below the 30 s the command would take
+    NetnsProbe.Probe ok = NetnsProbe.run(java.util.List.of("sh", "-c", "echo fine"), 10_000);
+    assertThat(ok.timedOut()).isFalse();
+    assertThat(ok.status()).isZero();
+    assertThat(ok.output()).isEqualTo("fine\n");
+  }
 }
