@@ -344,13 +344,18 @@ public final class LeaseKeeper implements AutoCloseable {
     Instant start = clock.instant();
     Optional<Duration> bound = RenewalSchedule.attemptTimeout(start, l.expiresAt(), requestTimeout);
     if (bound.isEmpty()) {
-      lost(l, "it expired: renewals could not reach etcd in time");
+      lost(l, "it expired: " + failures + " renewal attempts could not reach etcd in time");
       return;
     }
     try {
       SubnetLease renewed = store.renew(l, bound.get());
       current = renewed;
-      log.info("lease renewed: {} until {}", renewed.subnet(), renewed.expiresAt());
+      if (failures == 0) {
+        log.info("lease renewed: {} until {}", renewed.subnet(), renewed.expiresAt());
+      } else {
+        log.info("lease renewed: {} until {} (after {} failed attempts)", renewed.subnet(), renewed.expiresAt(),
+            failures);
+      }
       tell("renewed", () -> listener.renewed(renewed));
       scheduleRenewal(renewed);
     } catch (LeaseLostException e) {
@@ -361,8 +366,15 @@ public final class LeaseKeeper implements AutoCloseable {
       failures++;
       Instant now = clock.instant();
       Duration retryIn = RenewalSchedule.retryDelay(failures, Duration.between(start, now), now, l.expiresAt());
-      log.warn("renewing lease {} failed: {}; retrying in {} ms ({} ms left)", l.subnet(), e.getMessage(),
-          retryIn.toMillis(), Duration.between(now, l.expiresAt()).toMillis());
+      // one WARN per run of failures; the retries are DEBUG and the renewal line counts them
+      if (failures == 1) {
+        log.warn("renewing lease {} failed: {}; retrying in {} ms ({} ms left; further failures are logged when it "
+            + "renews or is lost)", l.subnet(), e.getMessage(), retryIn.toMillis(),
+            Duration.between(now, l.expiresAt()).toMillis());
+      } else {
+        log.debug("renewing lease {} failed again (attempt {}): {}; retrying in {} ms ({} ms left)", l.subnet(),
+            failures, e.getMessage(), retryIn.toMillis(), Duration.between(now, l.expiresAt()).toMillis());
+      }
       tell("renewFailed", () -> listener.renewFailed(String.valueOf(e.getMessage()), retryIn));
       later(this::renewNow, retryIn);
     }

@@ -243,8 +243,9 @@ class LeaseKeeperTest {
 
     runUntil(() -> events.count("lost") == 1);
 
-    assertThat(events.seen).filteredOn(s -> s.startsWith("lost"))
-        .containsExactly("lost " + first.subnet() + ": it expired: renewals could not reach etcd in time");
+    assertThat(events.seen).filteredOn(s -> s.startsWith("lost")).singleElement().asString()
+        .matches("lost " + java.util.regex.Pattern.quote(first.subnet().toString())
+            + ": it expired: [1-9][0-9]* renewal attempts could not reach etcd in time");
     assertThat(keeper.held()).isFalse();
     // every attempt was bounded by the time the lease had left
     assertThat(data.requestTimeouts()).allSatisfy(d -> assertThat(d).isLessThanOrEqualTo(Duration.ofMillis(4500)));
