@@ -297,6 +297,27 @@ class NetworkConfigTest {
   }
 
   @Test
+  void initJsonWithIpv6UsesFlannelNamesBeforeTheBackend() throws Exception {
+    String v4 = NetworkConfigJson.build(Ipv4Subnet.parse("10.5.0.0/16"), null, null, null, null, null, null);
+    String json = NetworkConfigJson.withIpv6(v4, Ipv6Subnet.parse("fd00:5::/48"), 56, Ipv6Text.parse("fd00:5:0:100::"),
+        null);
+    assertThat(json).isEqualTo("{\"Network\":\"10.5.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fd00:5::/48\","
+        + "\"IPv6SubnetLen\":56,\"IPv6SubnetMin\":\"fd00:5:0:100::\",\"Backend\":{\"Type\":\"vxlan\"}}");
+    NetworkConfig c = NetworkConfig.parse(json);
+    assertThat(c.ipv6SubnetLen()).isEqualTo(56);
+    assertThat(Ipv6Text.format(c.ipv6SubnetMax())).isEqualTo("fd00:5:0:ff00::");
+    assertThat(NetworkConfigJson.withIpv6(v4, Ipv6Subnet.parse("fd00:5::/48"), null, null, null))
+        .isEqualTo("{\"Network\":\"10.5.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fd00:5::/48\","
+            + "\"Backend\":{\"Type\":\"vxlan\"}}");
+    assertThatThrownBy(() -> NetworkConfigJson.withIpv6(v4, Ipv6Subnet.parse("fd00:5::/126"), null, null, null))
+        .isInstanceOf(NetworkConfigException.class)
+        .hasMessage("invalid IPv6 settings: IPv6Network is too small. Minimum useful network prefix is /124");
+    assertThatThrownBy(() -> NetworkConfigJson.withIpv6(v4, Ipv6Subnet.parse("fd00:5::/48"), 64,
+        Ipv6Text.parse("fd00:6::"), null)).isInstanceOf(NetworkConfigException.class)
+        .hasMessage("invalid IPv6 settings: IPv6SubnetMin is not in the range of the IPv6Network");
+  }
+
+  @Test
   void initJsonIsValidated() {
     assertThatThrownBy(() -> NetworkConfigJson.build(Ipv4Subnet.parse("10.5.0.0/16"), 31, null, null, null, null,
         null)).isInstanceOf(NetworkConfigException.class).hasMessage("SubnetLen must be less than /31");
