@@ -201,10 +201,10 @@ public final class NetworkCommand implements Runnable {
     }
   }
 
-  /** The IPv6 half of {@code network show}: the range with flannel's defaults applied. */
+  /** The IPv6 half of {@code network show}: the range with flannel's defaults applied; "" without IPv6. */
   static String ipv6Lines(NetworkConfig cfg) {
     if (!cfg.enableIPv6()) {
-      return String.format("IPv6:       disabled (EnableIPv6 is false)%n");
+      return "";
     }
     BigInteger size = BigInteger.ONE.shiftLeft(128 - cfg.ipv6SubnetLen());
     BigInteger count = Ipv6Text.toBigInteger(cfg.ipv6SubnetMax()).subtract(Ipv6Text.toBigInteger(cfg.ipv6SubnetMin()))
