@@ -10,12 +10,15 @@ import java.net.Inet4Address;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Flannel's subnet choice at startup (docs/flannel-compat.md §1.6), as a pure function of the config, the current
@@ -97,9 +100,7 @@ public final class SubnetAllocator {
       Optional<Ipv4Subnet> previous, Optional<Ipv6Subnet> previousV6, Random random) throws OutOfSubnetsException {
     Objects.requireNonNull(previous, "previous");
     Objects.requireNonNull(previousV6, "previousV6");
-    List<SubnetLease> ordered = new ArrayList<>(leases);
-    ordered.sort((a, b) -> SubnetKeys.format(a.subnet(), a.ipv6Subnet())
-        .compareTo(SubnetKeys.format(b.subnet(), b.ipv6Subnet()))); // etcd's key order, as flannel lists
+    List<SubnetLease> ordered = inKeyOrder(leases);
     SubnetLease reuse = null;
     List<SubnetLease> incompatible = new ArrayList<>();
     for (SubnetLease l : ordered) {
@@ -179,6 +180,18 @@ public final class SubnetAllocator {
     return new Allocation(s4, v4, s6, v6, null, incompatible, reservation);
   }
 
+  /** {@code leases} in etcd's key order, as flannel lists them (each key text built once). */
+  private static List<SubnetLease> inKeyOrder(Collection<SubnetLease> leases) {
+    List<Map.Entry<String, SubnetLease>> keyed = new ArrayList<>(leases.size());
+    for (SubnetLease l : leases) {
+      keyed.add(Map.entry(SubnetKeys.format(l.subnet(), l.ipv6Subnet()), l));
+    }
+    keyed.sort(Map.Entry.comparingByKey());
+    List<SubnetLease> out = new ArrayList<>(keyed.size());
+    keyed.forEach(e -> out.add(e.getValue()));
+    return out;
+  }
+
   /**
    * True when {@code lease} may be kept under {@code config}: its IPv4 subnet has SubnetLen and lies in
    * [SubnetMin, SubnetMax]; with IPv6 enabled its IPv6 part has IPv6SubnetLen and lies in
@@ -202,22 +215,31 @@ public final class SubnetAllocator {
 
   /** The first {@code limit} subnets from SubnetMin upwards that overlap no lease. */
   public static List<Ipv4Subnet> freeCandidates(NetworkConfig config, Collection<SubnetLease> leases, int limit) {
-    List<Ipv4Subnet> taken = new ArrayList<>(leases.size());
+    // Subnets are CIDR blocks: a lease overlaps candidate C when it starts inside C, or when it is
+    // a shorter block containing C. The first is one ceiling look-up in the sorted starts, the
+    // second one hash look-up per prefix length in use: O(log n) per candidate, not O(n).
+    TreeSet<Ipv4Subnet> starts = new TreeSet<>();
+    Set<Ipv4Subnet> blocks = new HashSet<>();
+    TreeSet<Integer> lengths = new TreeSet<>();
     for (SubnetLease l : leases) {
-      taken.add(l.subnet());
+      starts.add(new Ipv4Subnet(l.subnet().address(), 32));
+      blocks.add(l.subnet());
+      lengths.add(l.subnet().prefixLength());
     }
     List<Ipv4Subnet> free = new ArrayList<>();
-    long size = 1L << (32 - config.subnetLen());
+    int len = config.subnetLen();
+    long size = 1L << (32 - len);
     long max = Integer.toUnsignedLong(Ipv4Subnet.toInt(config.subnetMax()));
     for (long ip = Integer.toUnsignedLong(Ipv4Subnet.toInt(config.subnetMin()));
         ip <= max && free.size() < limit; ip += size) {
-      Ipv4Subnet candidate = new Ipv4Subnet((int) ip, config.subnetLen());
-      boolean overlaps = false;
-      for (Ipv4Subnet t : taken) {
-        if (t.overlaps(candidate)) {
-          overlaps = true;
+      Ipv4Subnet candidate = new Ipv4Subnet((int) ip, len);
+      Ipv4Subnet firstInside = starts.ceiling(new Ipv4Subnet((int) ip, 32));
+      boolean overlaps = firstInside != null && candidate.contains(firstInside);
+      for (Integer l : lengths.headSet(len)) {
+        if (overlaps) {
           break;
         }
+        overlaps = blocks.contains(new Ipv4Subnet((int) ip, l));
       }
       if (!overlaps) {
         free.add(candidate);
@@ -235,10 +257,15 @@ public final class SubnetAllocator {
     if (!config.enableIPv6()) {
       return free;
     }
-    List<Ipv6Subnet> taken = new ArrayList<>();
+    TreeSet<Ipv6Subnet> starts = new TreeSet<>();
+    Set<Ipv6Subnet> blocks = new HashSet<>();
+    TreeSet<Integer> lengths = new TreeSet<>();
     for (SubnetLease l : leases) {
-      if (l.ipv6Subnet() != null) {
-        taken.add(l.ipv6Subnet());
+      Ipv6Subnet s = l.ipv6Subnet();
+      if (s != null) {
+        starts.add(new Ipv6Subnet(s.high(), s.low(), 128));
+        blocks.add(s);
+        lengths.add(s.prefixLength());
       }
     }
     int len = config.ipv6SubnetLen();
@@ -246,13 +273,16 @@ public final class SubnetAllocator {
     BigInteger max = Ipv6Text.toBigInteger(config.ipv6SubnetMax());
     for (BigInteger ip = Ipv6Text.toBigInteger(config.ipv6SubnetMin());
         ip.compareTo(max) <= 0 && free.size() < limit; ip = ip.add(size)) {
-      Ipv6Subnet candidate = new Ipv6Subnet(ip.shiftRight(64).longValue(), ip.longValue(), len);
-      boolean overlaps = false;
-      for (Ipv6Subnet t : taken) {
-        if (t.overlaps(candidate)) {
-          overlaps = true;
+      long high = ip.shiftRight(64).longValue();
+      long low = ip.longValue();
+      Ipv6Subnet candidate = new Ipv6Subnet(high, low, len);
+      Ipv6Subnet firstInside = starts.ceiling(new Ipv6Subnet(high, low, 128));
+      boolean overlaps = firstInside != null && candidate.contains(firstInside);
+      for (Integer l : lengths.headSet(len)) {
+        if (overlaps) {
           break;
         }
+        overlaps = blocks.contains(new Ipv6Subnet(high, low, l));
       }
       if (!overlaps) {
         free.add(candidate);

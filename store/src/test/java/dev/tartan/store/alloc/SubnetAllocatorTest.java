@@ -320,4 +320,39 @@ class SubnetAllocatorTest {
             + " is leased (2 leases); release unused leases (tartan leases release SUBNET) or widen"
             + " IPv6SubnetMin/IPv6SubnetMax");
   }
+
+  @Test
+  void freeCandidatesAreExactlyTheSubnetsNoLeaseOverlapsWhateverTheLeaseLengths() throws Exception {
+    NetworkConfig cfg = config("\"Network\":\"10.3.0.0/16\",\"SubnetLen\":26,\"EnableIPv6\":true,"
+        + "\"IPv6Network\":\"fc00::/56\",\"IPv6SubnetLen\":62");
+    Random r = new Random(7);
+    for (int round = 0; round < 200; round++) {
+      List<SubnetLease> leases = new ArrayList<>();
+      for (int i = 0, n = r.nextInt(40); i < n; i++) {
+        int len4 = 20 + r.nextInt(13); // /20 .. /32, some containing many candidates, some inside one
+        int len6 = 52 + r.nextInt(20);
+        Ipv4Subnet s4 = new Ipv4Subnet(0x0a030000 | r.nextInt(1 << 16), len4);
+        Ipv6Subnet s6 = new Ipv6Subnet(0xfc00000000000000L | r.nextInt(1 << 12) << 4, 0, len6);
+        leases.add(new SubnetLease(s4, s6, LeaseAttrs.ipv4(OTHER, "vxlan", null), null, 0, 1));
+      }
+      List<Ipv4Subnet> want4 = new ArrayList<>();
+      for (long ip = Integer.toUnsignedLong(Ipv4Subnet.toInt(cfg.subnetMin()));
+          ip <= Integer.toUnsignedLong(Ipv4Subnet.toInt(cfg.subnetMax())) && want4.size() < 100; ip += 64) {
+        Ipv4Subnet c = new Ipv4Subnet((int) ip, 26);
+        if (leases.stream().noneMatch(l -> l.subnet().overlaps(c))) {
+          want4.add(c);
+        }
+      }
+      assertThat(SubnetAllocator.freeCandidates(cfg, leases, 100)).isEqualTo(want4);
+      List<Ipv6Subnet> want6 = new ArrayList<>();
+      for (long hi = Ipv6Subnet.of(cfg.ipv6SubnetMin(), 128).high();
+          Long.compareUnsigned(hi, Ipv6Subnet.of(cfg.ipv6SubnetMax(), 128).high()) <= 0 && want6.size() < 100; hi += 4) {
+        Ipv6Subnet c = new Ipv6Subnet(hi, 0, 62);
+        if (leases.stream().noneMatch(l -> l.ipv6Subnet().overlaps(c))) {
+          want6.add(c);
+        }
+      }
+      assertThat(SubnetAllocator.freeV6Candidates(cfg, leases, 100)).isEqualTo(want6);
+    }
+  }
 }
