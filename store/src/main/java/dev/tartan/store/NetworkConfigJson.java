@@ -1,9 +1,12 @@
 package dev.tartan.store;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
+import dev.tartan.net.Ipv6Text;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -62,5 +65,51 @@ public final class NetworkConfigJson {
     }
     NetworkConfig.parse(json);
     return json;
+  }
+
+  /**
+   * {@code json} (from {@link #build}) with dual stack: {@code "EnableIPv6": true},
+   * {@code IPv6Network} and the optional {@code IPv6SubnetLen}, {@code IPv6SubnetMin},
+   * {@code IPv6SubnetMax} (null: flannel's defaults), placed before {@code Backend}. Validated with
+   * {@link NetworkConfig#parse}; an error names the IPv6 settings.
+   */
+  public static String withIpv6(String json, Ipv6Subnet network6, Integer subnetLen, Inet6Address subnetMin,
+      Inet6Address subnetMax) throws NetworkConfigException {
+    Objects.requireNonNull(json, "json");
+    Objects.requireNonNull(network6, "network6");
+    ObjectNode out = NetworkConfigParser.JSON.createObjectNode();
+    try {
+      ObjectNode root = (ObjectNode) NetworkConfigParser.JSON.readTree(json);
+      root.fields().forEachRemaining(e -> {
+        if (e.getKey().equals("Backend")) {
+          out.put("EnableIPv6", true);
+          out.put("IPv6Network", network6.toString());
+          if (subnetLen != null) {
+            out.put("IPv6SubnetLen", subnetLen);
+          }
+          if (subnetMin != null) {
+            out.put("IPv6SubnetMin", Ipv6Text.format(subnetMin));
+          }
+          if (subnetMax != null) {
+            out.put("IPv6SubnetMax", Ipv6Text.format(subnetMax));
+          }
+        }
+        out.set(e.getKey(), e.getValue());
+      });
+    } catch (JsonProcessingException | ClassCastException e) {
+      throw new IllegalArgumentException("not a network config object: " + json, e);
+    }
+    String result;
+    try {
+      result = NetworkConfigParser.JSON.writeValueAsString(out);
+    } catch (JsonProcessingException e) {
+      throw new AssertionError(e);
+    }
+    try {
+      NetworkConfig.parse(result);
+    } catch (NetworkConfigException e) {
+      throw new NetworkConfigException("invalid IPv6 settings: " + e.getMessage());
+    }
+    return result;
   }
 }

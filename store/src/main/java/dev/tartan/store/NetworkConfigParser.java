@@ -27,22 +27,19 @@ final class NetworkConfigParser {
   static final String BACKEND_MISSING =
       "Backend is missing in the network config: add \"Backend\": {\"Type\": \"vxlan\"}";
 
-  /** The IPv6 half of the config after flannel's defaulting (validated, not yet programmed). */
-  record Ipv6Range(Inet6Address network, int prefixLength, int subnetLen, Inet6Address subnetMin,
+  /** The IPv6 half of the config after flannel's defaulting. */
+  private record Ipv6Range(Inet6Address network, int prefixLength, int subnetLen, Inet6Address subnetMin,
       Inet6Address subnetMax) {
     Ipv6Subnet subnet() {
       return Ipv6Subnet.of(network, prefixLength);
     }
   }
 
-  /** Everything {@link #parse} derives, including the IPv6 range the record does not carry yet. */
-  record Parsed(NetworkConfig config, Ipv6Range ipv6) {}
-
   private final Map<String, JsonNode> fields = new HashMap<>();
 
   private NetworkConfigParser() {}
 
-  static Parsed parse(String json) throws NetworkConfigException {
+  static NetworkConfig parse(String json) throws NetworkConfigException {
     if (json == null) {
       throw new NetworkConfigException("network config is empty");
     }
@@ -67,7 +64,7 @@ final class NetworkConfigParser {
     return p.build();
   }
 
-  private Parsed build() throws NetworkConfigException {
+  private NetworkConfig build() throws NetworkConfigException {
     boolean enableIPv4 = bool("EnableIPv4", true);
     boolean enableIPv6 = bool("EnableIPv6", false);
     boolean enableNFTables = bool("EnableNFTables", false);
@@ -185,9 +182,10 @@ final class NetworkConfigParser {
       throw new AssertionError(e);
     }
     NetworkConfig cfg = new NetworkConfig(network, len, Ipv4Subnet.toInet(min), Ipv4Subnet.toInet(max),
-        true, enableIPv6, v6 == null ? null : v6.subnet(), enableNFTables,
+        true, enableIPv6, v6 == null ? null : v6.subnet(), v6 == null ? 0 : v6.subnetLen(),
+        v6 == null ? null : v6.subnetMin(), v6 == null ? null : v6.subnetMax(), enableNFTables,
         type.toLowerCase(Locale.ROOT), backendJson);
-    return new Parsed(cfg, v6);
+    return cfg;
   }
 
   private static Ipv6Range checkIpv6(Inet6Address network, int prefix, long subnetLen, Inet6Address min,

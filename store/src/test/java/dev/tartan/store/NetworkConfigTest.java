@@ -1,5 +1,6 @@
 package dev.tartan.store;
 
+import dev.tartan.net.Ipv6Subnet;
 import dev.tartan.net.Ipv6Text;
 import dev.tartan.net.Ipv4Subnet;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -201,7 +202,7 @@ class NetworkConfigTest {
         "invalid SubnetMin in the network config: invalid IPv4 address format: 10.3.300.0");
   }
 
-  // --- IPv6 (docs/flannel-compat.md §7.2; validated, not programmed) -----------------------------------------
+  // --- IPv6 (docs/flannel-compat.md §7.2) -----------------------------------------
 
   @Test
   void ipv6OnlyIsNotSupported() {
@@ -211,23 +212,40 @@ class NetworkConfigTest {
 
   @Test
   void ipv6DefaultsFollowFlannel() throws Exception {
-    NetworkConfigParser.Parsed p = NetworkConfigParser.parse(
+    NetworkConfig p = NetworkConfigParser.parse(
         withBackend("\"Network\": \"10.3.0.0/16\", \"enableIPv6\": true, \"ipv6Network\": \"fc00::/48\""));
-    assertThat(p.config().enableIPv6()).isTrue();
-    assertThat(p.config().ipv6Network()).hasToString("fc00::/48");
-    assertThat(p.ipv6().subnetLen()).isEqualTo(64);
-    assertThat(Ipv6Text.format(p.ipv6().subnetMin())).isEqualTo("fc00:0:0:1::");
-    assertThat(Ipv6Text.format(p.ipv6().subnetMax())).isEqualTo("fc00:0:0:ffff::");
+    assertThat(p.enableIPv6()).isTrue();
+    assertThat(p.ipv6Network()).hasToString("fc00::/48");
+    assertThat(p.ipv6SubnetLen()).isEqualTo(64);
+    assertThat(Ipv6Text.format(p.ipv6SubnetMin())).isEqualTo("fc00:0:0:1::");
+    assertThat(Ipv6Text.format(p.ipv6SubnetMax())).isEqualTo("fc00:0:0:ffff::");
+  }
+
+  @Test
+  void acceptsV6OnlyTheIpv6SubnetLenWithinTheIpv6Range() throws Exception {
+    NetworkConfig c = NetworkConfigParser.parse(withBackend("\"Network\": \"10.3.0.0/16\", \"EnableIPv6\": true,"
+        + " \"IPv6Network\": \"fc00::/48\", \"IPv6SubnetMin\": \"fc00:0:0:2::\", \"IPv6SubnetMax\": \"fc00:0:0:4::\""));
+    assertThat(c.acceptsV6(Ipv6Subnet.parse("fc00:0:0:2::/64"))).isTrue();
+    assertThat(c.acceptsV6(Ipv6Subnet.parse("fc00:0:0:4::/64"))).isTrue();
+    assertThat(c.acceptsV6(Ipv6Subnet.parse("fc00:0:0:1::/64"))).isFalse();
+    assertThat(c.acceptsV6(Ipv6Subnet.parse("fc00:0:0:5::/64"))).isFalse();
+    assertThat(c.acceptsV6(Ipv6Subnet.parse("fc00:0:0:3::/63"))).isFalse();
+    assertThat(c.acceptsV6(Ipv6Subnet.parse("fc00:0:0:3::/65"))).isFalse();
+    assertThat(c.acceptsV6(null)).isFalse();
+    NetworkConfig v4 = NetworkConfigParser.parse(withBackend("\"Network\": \"10.3.0.0/16\""));
+    assertThat(v4.acceptsV6(Ipv6Subnet.parse("fc00:0:0:2::/64"))).isFalse();
+    assertThat(v4.ipv6SubnetLen()).isZero();
+    assertThat(v4.ipv6SubnetMin()).isNull();
   }
 
   @Test
   void ipv6ExplicitLength124IsAccepted() throws Exception {
-    NetworkConfigParser.Parsed p = NetworkConfigParser.parse(withBackend("\"Network\": \"10.3.0.0/16\","
+    NetworkConfig p = NetworkConfigParser.parse(withBackend("\"Network\": \"10.3.0.0/16\","
         + " \"EnableIPv6\": true, \"IPv6Network\": \"fc00::/48\", \"IPv6SubnetLen\": 124,"
         + " \"IPv6SubnetMin\": \"fc00:0:0:1::\", \"IPv6SubnetMax\": \"fc00:0:0:f::\""));
-    assertThat(p.ipv6().subnetLen()).isEqualTo(124);
-    assertThat(Ipv6Text.format(p.ipv6().subnetMin())).isEqualTo("fc00:0:0:1::");
-    assertThat(Ipv6Text.format(p.ipv6().subnetMax())).isEqualTo("fc00:0:0:f::");
+    assertThat(p.ipv6SubnetLen()).isEqualTo(124);
+    assertThat(Ipv6Text.format(p.ipv6SubnetMin())).isEqualTo("fc00:0:0:1::");
+    assertThat(Ipv6Text.format(p.ipv6SubnetMax())).isEqualTo("fc00:0:0:f::");
   }
 
   @Test
@@ -276,6 +294,27 @@ class NetworkConfigTest {
     assertThat(c.subnetMax().getHostAddress()).isEqualTo("10.244.255.0");
     assertThat(NetworkConfigJson.build(Ipv4Subnet.parse("10.5.0.0/16"), null, null, null, null, null, null))
         .isEqualTo("{\"Network\":\"10.5.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}");
+  }
+
+  @Test
+  void initJsonWithIpv6UsesFlannelNamesBeforeTheBackend() throws Exception {
+    String v4 = NetworkConfigJson.build(Ipv4Subnet.parse("10.5.0.0/16"), null, null, null, null, null, null);
+    String json = NetworkConfigJson.withIpv6(v4, Ipv6Subnet.parse("fd00:5::/48"), 56, Ipv6Text.parse("fd00:5:0:100::"),
+        null);
+    assertThat(json).isEqualTo("{\"Network\":\"10.5.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fd00:5::/48\","
+        + "\"IPv6SubnetLen\":56,\"IPv6SubnetMin\":\"fd00:5:0:100::\",\"Backend\":{\"Type\":\"vxlan\"}}");
+    NetworkConfig c = NetworkConfig.parse(json);
+    assertThat(c.ipv6SubnetLen()).isEqualTo(56);
+    assertThat(Ipv6Text.format(c.ipv6SubnetMax())).isEqualTo("fd00:5:0:ff00::");
+    assertThat(NetworkConfigJson.withIpv6(v4, Ipv6Subnet.parse("fd00:5::/48"), null, null, null))
+        .isEqualTo("{\"Network\":\"10.5.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fd00:5::/48\","
+            + "\"Backend\":{\"Type\":\"vxlan\"}}");
+    assertThatThrownBy(() -> NetworkConfigJson.withIpv6(v4, Ipv6Subnet.parse("fd00:5::/126"), null, null, null))
+        .isInstanceOf(NetworkConfigException.class)
+        .hasMessage("invalid IPv6 settings: IPv6Network is too small. Minimum useful network prefix is /124");
+    assertThatThrownBy(() -> NetworkConfigJson.withIpv6(v4, Ipv6Subnet.parse("fd00:5::/48"), 64,
+        Ipv6Text.parse("fd00:6::"), null)).isInstanceOf(NetworkConfigException.class)
+        .hasMessage("invalid IPv6 settings: IPv6SubnetMin is not in the range of the IPv6Network");
   }
 
   @Test

@@ -1,7 +1,10 @@
 package dev.tartan.agent.cli;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
+import dev.tartan.net.Ipv6Text;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
@@ -57,5 +60,36 @@ final class Args {
       throw new TypeConversionException("'" + value + "' has host bits set; did you mean " + subnet + "?");
     }
     return subnet;
+  }
+
+  /** An IPv6 address ({@code fd00:5:0:1::}). */
+  static final class Ipv6 implements ITypeConverter<Inet6Address> {
+    @Override
+    public Inet6Address convert(String value) {
+      try {
+        return Ipv6Text.parse(value.strip());
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException("'" + value + "' is not an IPv6 address");
+      }
+    }
+  }
+
+  /** An IPv6 CIDR network ({@code fd00:5::/48}); host bits must be zero. */
+  static final class Ipv6Network implements ITypeConverter<Ipv6Subnet> {
+    @Override
+    public Ipv6Subnet convert(String value) {
+      String text = value.strip();
+      Ipv6Subnet net;
+      try {
+        net = Ipv6Subnet.parse(text);
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException("'" + value + "' is not an IPv6 CIDR network (expected e.g. fd00:10:244::/48)");
+      }
+      if (!Ipv6Subnet.of(Ipv6Text.parse(text.substring(0, text.indexOf('/'))), 128)
+          .equals(new Ipv6Subnet(net.high(), net.low(), 128))) {
+        throw new TypeConversionException("'" + value + "' has host bits set; did you mean " + net + "?");
+      }
+      return net;
+    }
   }
 }

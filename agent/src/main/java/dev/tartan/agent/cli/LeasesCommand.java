@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Text;
 import dev.tartan.store.LeaseStoreException;
 import dev.tartan.store.SubnetLease;
 import dev.tartan.store.alloc.SubnetKeys;
@@ -40,6 +41,9 @@ public final class LeasesCommand implements Runnable {
 
   /** Table columns, in order. */
   static final List<String> COLUMNS = List.of("SUBNET", "PUBLIC-IP", "BACKEND", "VTEP-MAC", "TTL-LEFT", "RESERVED");
+  /** The columns when any lease is dual stack: its IPv6 subnet and PublicIPv6 beside the IPv4 ones. */
+  static final List<String> DUAL_COLUMNS = List.of("SUBNET", "IPV6-SUBNET", "PUBLIC-IP", "PUBLIC-IPV6", "BACKEND",
+      "VTEP-MAC", "TTL-LEFT", "RESERVED");
 
   @Spec
   private CommandSpec spec;
@@ -53,7 +57,8 @@ public final class LeasesCommand implements Runnable {
 
   @Command(
       name = "list",
-      description = "List every lease: subnet, public IP, backend, VTEP MAC, time left, reserved.",
+      description = "List every lease: subnet, public IP (and for dual stack the IPv6 subnet and public IPv6), "
+          + "backend, VTEP MAC, time left, reserved.",
       mixinStandardHelpOptions = true)
   static final class ListLeases implements Callable<Integer>, Cli.QuietLogs {
     @Spec
@@ -112,7 +117,7 @@ public final class LeasesCommand implements Runnable {
       String key;
       try (Store store = Stores.open(etcd)) {
         lease = store.reserve(subnet, publicIp);
-        key = store.subnetsPrefix() + SubnetKeys.format(lease.subnet());
+        key = store.subnetsPrefix() + SubnetKeys.format(lease.subnet(), lease.ipv6Subnet());
       }
       spec.commandLine().getOut().println("reserved " + lease.subnet() + " for "
           + lease.attrs().publicIp().getHostAddress() + " (" + key + ", no TTL)");
@@ -152,20 +157,32 @@ public final class LeasesCommand implements Runnable {
 
   // ---------------------------------------------------------------- rendering (pure)
 
-  /** Columns separated by two spaces, padded to the widest cell, one lease per line. */
+  /**
+   * Columns separated by two spaces, padded to the widest cell, one lease per line; with
+   * {@link #DUAL_COLUMNS} when any lease has an IPv6 subnet or PublicIPv6.
+   */
   static String table(List<SubnetLease> leases, Instant now) {
+    boolean dual = leases.stream().anyMatch(l -> l.ipv6Subnet() != null || l.attrs().publicIpv6() != null);
+    List<String> columns = dual ? DUAL_COLUMNS : COLUMNS;
     List<List<String>> rows = new ArrayList<>();
-    rows.add(COLUMNS);
+    rows.add(columns);
     for (SubnetLease l : leases) {
-      rows.add(List.of(
-          l.subnet().toString(),
-          l.attrs().publicIp().getHostAddress(),
-          orDash(l.attrs().backendType()),
-          orDash(vtepMac(l)),
-          l.reserved() ? "-" : formatTtl(ttlLeft(l, now)),
-          l.reserved() ? "yes" : "no"));
+      List<String> row = new ArrayList<>(columns.size());
+      row.add(l.subnet().toString());
+      if (dual) {
+        row.add(l.ipv6Subnet() == null ? "-" : l.ipv6Subnet().toString());
+      }
+      row.add(l.attrs().publicIp().getHostAddress());
+      if (dual) {
+        row.add(l.attrs().publicIpv6() == null ? "-" : Ipv6Text.format(l.attrs().publicIpv6()));
+      }
+      row.add(orDash(l.attrs().backendType()));
+      row.add(orDash(vtepMac(l)));
+      row.add(l.reserved() ? "-" : formatTtl(ttlLeft(l, now)));
+      row.add(l.reserved() ? "yes" : "no");
+      rows.add(row);
     }
-    int[] width = new int[COLUMNS.size()];
+    int[] width = new int[columns.size()];
     for (List<String> row : rows) {
       for (int i = 0; i < row.size(); i++) {
         width[i] = Math.max(width[i], row.get(i).length());
@@ -186,16 +203,18 @@ public final class LeasesCommand implements Runnable {
   }
 
   /**
-   * A JSON array with one object per lease: {@code subnet}, {@code publicIp}, {@code backend},
-   * {@code vtepMac} (null when absent), {@code ttlLeftSeconds} (null for a reservation),
-   * {@code reserved}.
+   * A JSON array with one object per lease: {@code subnet}, {@code ipv6Subnet} and
+   * {@code publicIpv6} (null when absent), {@code publicIp}, {@code backend}, {@code vtepMac} (null when
+   * absent), {@code ttlLeftSeconds} (null for a reservation), {@code reserved}.
    */
   static String json(List<SubnetLease> leases, Instant now) {
     ArrayNode array = JSON.createArrayNode();
     for (SubnetLease l : leases) {
       ObjectNode o = array.addObject();
       o.put("subnet", l.subnet().toString());
+      o.put("ipv6Subnet", l.ipv6Subnet() == null ? null : l.ipv6Subnet().toString());
       o.put("publicIp", l.attrs().publicIp().getHostAddress());
+      o.put("publicIpv6", l.attrs().publicIpv6() == null ? null : Ipv6Text.format(l.attrs().publicIpv6()));
       o.put("backend", l.attrs().backendType());
       o.put("vtepMac", vtepMac(l));
       if (l.reserved()) {

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tartan.agent.backend.BackendTypes;
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
+import dev.tartan.net.Ipv6Text;
 import dev.tartan.store.LeaseStoreException;
 import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.NetworkConfigException;
@@ -11,7 +13,9 @@ import dev.tartan.store.NetworkConfigJson;
 import dev.tartan.store.Store;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.math.BigInteger;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -76,6 +80,22 @@ public final class NetworkCommand implements Runnable {
     @Option(names = "--port", paramLabel = "N", description = "VXLAN UDP port (Backend.Port; default: kernel's 8472).")
     private Integer port;
 
+    @Option(names = "--ipv6-network", paramLabel = "CIDR", converter = Args.Ipv6Network.class,
+        description = "Dual stack: the IPv6 overlay network, e.g. fd00:10:244::/48 (EnableIPv6, IPv6Network).")
+    private Ipv6Subnet ipv6Network;
+
+    @Option(names = "--ipv6-subnet-len", paramLabel = "N",
+        description = "Prefix length of each host's IPv6 subnet (IPv6SubnetLen; default 64, or network+2 for networks smaller than /62).")
+    private Integer ipv6SubnetLen;
+
+    @Option(names = "--ipv6-subnet-min", paramLabel = "IP", converter = Args.Ipv6.class,
+        description = "First IPv6 subnet that may be leased (IPv6SubnetMin; default: the second subnet).")
+    private Inet6Address ipv6SubnetMin;
+
+    @Option(names = "--ipv6-subnet-max", paramLabel = "IP", converter = Args.Ipv6.class,
+        description = "Last IPv6 subnet that may be leased (IPv6SubnetMax; default: the last subnet).")
+    private Inet6Address ipv6SubnetMax;
+
     @Option(names = "--enable-nftables",
         description = "Masquerade and forward rules in nftables (tables flannel-ipv4/flannel-ipv6) "
             + "instead of iptables (EnableNFTables).")
@@ -93,10 +113,17 @@ public final class NetworkCommand implements Runnable {
       if (refused.isPresent()) {
         throw new ParameterException(spec.commandLine(), "unsupported --backend '" + backend + "': " + refused.get());
       }
+      if (ipv6Network == null && (ipv6SubnetLen != null || ipv6SubnetMin != null || ipv6SubnetMax != null)) {
+        throw new ParameterException(spec.commandLine(),
+            "--ipv6-subnet-len, --ipv6-subnet-min and --ipv6-subnet-max need --ipv6-network CIDR");
+      }
       String json;
       try {
         // Builds the JSON and validates it with NetworkConfig.parse (flannel's rules and messages).
         json = NetworkConfigJson.build(network, subnetLen, subnetMin, subnetMax, backend, vni, port);
+        if (ipv6Network != null) {
+          json = NetworkConfigJson.withIpv6(json, ipv6Network, ipv6SubnetLen, ipv6SubnetMin, ipv6SubnetMax);
+        }
         if (enableNFTables) {
           json = withNfTables(json);
         }
@@ -169,11 +196,24 @@ public final class NetworkCommand implements Runnable {
       out.printf("Firewall:   %s%n", cfg.enableNFTables()
           ? "nftables (EnableNFTables: tables ip flannel-ipv4, ip6 flannel-ipv6)"
           : "iptables (chains FLANNEL-POSTRTG, FLANNEL-FWD)");
-      if (cfg.enableIPv6()) {
-        out.printf("IPv6:       %s (not programmed by Tartan yet)%n", cfg.ipv6Network());
-      }
+      out.print(ipv6Lines(cfg));
       return 0;
     }
+  }
+
+  /** The IPv6 half of {@code network show}: the range with flannel's defaults applied; "" without IPv6. */
+  static String ipv6Lines(NetworkConfig cfg) {
+    if (!cfg.enableIPv6()) {
+      return "";
+    }
+    BigInteger size = BigInteger.ONE.shiftLeft(128 - cfg.ipv6SubnetLen());
+    BigInteger count = Ipv6Text.toBigInteger(cfg.ipv6SubnetMax()).subtract(Ipv6Text.toBigInteger(cfg.ipv6SubnetMin()))
+        .divide(size).add(BigInteger.ONE);
+    return String.format("IPv6Network:    %s%n", cfg.ipv6Network())
+        + String.format("IPv6SubnetLen:  %d%n", cfg.ipv6SubnetLen())
+        + String.format("IPv6SubnetMin:  %s%n", Ipv6Text.format(cfg.ipv6SubnetMin()))
+        + String.format("IPv6SubnetMax:  %s%n", Ipv6Text.format(cfg.ipv6SubnetMax()))
+        + String.format("IPv6 subnets:   %s host subnets of /%d%n", count, cfg.ipv6SubnetLen());
   }
 
   /** {@code json} with {@code "EnableNFTables": true} after {@code Network}'s siblings. */

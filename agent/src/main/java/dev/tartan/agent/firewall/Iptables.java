@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Applies {@link RuleSet}s with the {@code iptables-restore} and {@code iptables-save} binaries
- * found in PATH (on Debian 12 the iptables-nft variant by default). Every change is ONE
+ * (or, for the IPv6 tables, {@code ip6tables-restore} and {@code ip6tables-save}: {@link #locate6}) found in PATH (on Debian 12 the iptables-nft variant by default). Every change is ONE
  * {@code iptables-restore --noflush --wait} run, so it is atomic and never flushes anything that is
  * not ours. Works on the network namespace of the process.
  */
@@ -32,14 +32,16 @@ public final class Iptables {
   private static final Pattern VERSION = Pattern.compile("v(\\d+)\\.(\\d+)\\.(\\d+)(?:\\s*\\(([^)]*)\\))?");
 
   private final List<String> prefix;
+  private final String family;
   private final String restore;
   private final String save;
   private final boolean wait;
   private final String version;
   private volatile Boolean randomFully;
 
-  private Iptables(List<String> prefix, String restore, String save, boolean wait, String version) {
+  private Iptables(List<String> prefix, String family, String restore, String save, boolean wait, String version) {
     this.prefix = List.copyOf(prefix);
+    this.family = family;
     this.restore = restore;
     this.save = save;
     this.wait = wait;
@@ -58,8 +60,22 @@ public final class Iptables {
 
   /** Like {@link #locate()}, every command run behind {@code prefix} (tests: ip netns exec NS). */
   static Iptables locate(List<String> prefix) throws IptablesException {
-    String restore = which("iptables-restore");
-    String save = which("iptables-save");
+    return locate(prefix, "iptables");
+  }
+
+  /**
+   * {@code ip6tables-restore} and {@code ip6tables-save}: the IPv6 tables (dual stack), behind
+   * {@code prefix}.
+   *
+   * @throws IptablesException when a binary is missing ("install it with apt-get install iptables")
+   */
+  public static Iptables locate6(List<String> prefix) throws IptablesException {
+    return locate(prefix, "ip6tables");
+  }
+
+  private static Iptables locate(List<String> prefix, String family) throws IptablesException {
+    String restore = which(family + "-restore");
+    String save = which(family + "-save");
     Result r = run(prefix, List.of(restore, "--version"), null);
     String text = (r.stdout + " " + r.stderr).trim();
     Matcher m = VERSION.matcher(text);
@@ -74,7 +90,12 @@ public final class Iptables {
       version = "v" + major + "." + minor + "." + patch + (m.group(4) == null ? "" : " (" + m.group(4) + ")");
     }
     log.debug("using {} {} (wait: {})", restore, version, wait);
-    return new Iptables(prefix, restore, save, wait, version);
+    return new Iptables(prefix, family, restore, save, wait, version);
+  }
+
+  /** "iptables" or "ip6tables": the stack these tables belong to. */
+  public String family() {
+    return family;
   }
 
   /** The command prefix every run goes behind (tests: ip netns exec NS). */
@@ -102,8 +123,8 @@ public final class Iptables {
       Result r = run(prefix, cmd, probe);
       known = r.exit == 0;
       if (!known) {
-        log.info("iptables {} does not take MASQUERADE --random-fully ({}); masquerading without it",
-            version, oneLine(r.stderr));
+        log.info("{} {} does not take MASQUERADE --random-fully ({}); masquerading without it",
+            family, version, oneLine(r.stderr));
       }
       randomFully = known;
     }
@@ -194,7 +215,7 @@ public final class Iptables {
   public String save(String table) throws IptablesException {
     Result r = run(prefix, List.of(save, "-t", table), null);
     if (r.exit != 0) {
-      throw new IptablesException("iptables-save -t " + table + " failed (exit " + r.exit + "): "
+      throw new IptablesException(family + "-save -t " + table + " failed (exit " + r.exit + "): "
           + oneLine(r.stderr));
     }
     return r.stdout;
@@ -220,10 +241,10 @@ public final class Iptables {
     if (wait) {
       cmd.add("--wait");
     }
-    log.debug("iptables-restore --noflush <<EOF\n{}EOF", payload);
+    log.debug("{}-restore --noflush <<EOF\n{}EOF", family, payload);
     Result r = run(prefix, cmd, payload);
     if (r.exit != 0) {
-      throw new IptablesException("iptables-restore refused the rules (exit " + r.exit + "): "
+      throw new IptablesException(family + "-restore refused the rules (exit " + r.exit + "): "
           + oneLine(r.stderr) + " [payload: " + oneLine(payload.replace('\n', ';')) + "]");
     }
   }
@@ -296,7 +317,8 @@ public final class Iptables {
       }
     }
     throw new IptablesException(name + " not found in PATH, /usr/sbin or /sbin: install it with "
-        + "apt-get install iptables (needed for --ip-masq and --iptables-forward-rules)");
+        + "apt-get install iptables (needed for --ip-masq and --iptables-forward-rules"
+        + (name.startsWith("ip6") ? " with EnableIPv6)" : ")"));
   }
 
   static String oneLine(String s) {

@@ -1,11 +1,12 @@
 package dev.tartan.agent.firewall;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * flanneld's iptables rules (docs/flannel-compat.md §3.2, §3.3), as pure data. Nothing here touches the kernel; see
+ * flanneld's iptables rules (docs/flannel-compat.md §3.2, §3.3), for iptables and (dual stack) ip6tables, as pure data. Nothing here touches the kernel; see
  * {@link Iptables} for that.
  */
 public final class MasqRules {
@@ -18,6 +19,8 @@ public final class MasqRules {
   /** Packets kube-proxy marked for masquerading itself; flannel leaves them alone. */
   public static final String KUBE_PROXY_MARK = "0x4000/0x4000";
   public static final String MULTICAST = "224.0.0.0/4";
+  /** The IPv6 rules' multicast range (flannel's ip6tables rules). */
+  public static final String MULTICAST6 = "ff00::/8";
 
   private MasqRules() {}
 
@@ -40,15 +43,25 @@ public final class MasqRules {
    * @param randomFully append {@code --random-fully} to the MASQUERADE targets
    */
   public static RuleSet masquerade(Ipv4Subnet network, Ipv4Subnet subnet, boolean randomFully) {
-    String c = network.toString();
-    String p = subnet.toString();
+    return masquerade(network.toString(), subnet.toString(), MULTICAST, randomFully);
+  }
+
+  /**
+   * The same rules for ip6tables (table nat of the IPv6 stack): C = {@code IPv6Network}, P = this
+   * host's IPv6 subnet, and {@code ff00::/8} instead of {@code 224.0.0.0/4}.
+   */
+  public static RuleSet masquerade(Ipv6Subnet network, Ipv6Subnet subnet, boolean randomFully) {
+    return masquerade(network.toString(), subnet.toString(), MULTICAST6, randomFully);
+  }
+
+  private static RuleSet masquerade(String c, String p, String multicast, boolean randomFully) {
     String ch = MASQ_CHAIN;
     List<Rule> rules = new ArrayList<>();
     rules.add(masq(ch, List.of("-m", "mark", "--mark", KUBE_PROXY_MARK), "RETURN", false));
     rules.add(masq(ch, List.of("-s", p, "-d", c), "RETURN", false));
     rules.add(masq(ch, List.of("-s", c, "-d", p), "RETURN", false));
     rules.add(masq(ch, List.of("!", "-s", c, "-d", p), "RETURN", false));
-    rules.add(masq(ch, List.of("-s", c, "!", "-d", MULTICAST), "MASQUERADE", randomFully));
+    rules.add(masq(ch, List.of("-s", c, "!", "-d", multicast), "MASQUERADE", randomFully));
     rules.add(masq(ch, List.of("!", "-s", c, "-d", c), "MASQUERADE", randomFully));
     Rule jump = Rule.of("POSTROUTING", "-m", "comment", "--comment", MASQ_COMMENT, "-j", ch);
     return new RuleSet("nat", ch, jump, rules);
@@ -65,7 +78,15 @@ public final class MasqRules {
    * </pre>
    */
   public static RuleSet forward(Ipv4Subnet network) {
-    String c = network.toString();
+    return forward(network.toString());
+  }
+
+  /** The same rules for ip6tables (table filter of the IPv6 stack), C = {@code IPv6Network}. */
+  public static RuleSet forward(Ipv6Subnet network) {
+    return forward(network.toString());
+  }
+
+  private static RuleSet forward(String c) {
     String ch = FORWARD_CHAIN;
     List<Rule> rules = List.of(
         Rule.of(ch, "-s", c, "-m", "comment", "--comment", FORWARD_COMMENT, "-j", "ACCEPT"),

@@ -3,6 +3,7 @@ package dev.tartan.agent.firewall;
 import dev.tartan.agent.firewall.NftTable.NftChain;
 import dev.tartan.agent.firewall.NftTable.NftSet;
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import java.net.Inet4Address;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -32,7 +33,11 @@ import java.util.List;
  *     ip daddr C accept
  *   }
  * }
- * table ip6 flannel-ipv6 { comment "rules for flannel-ipv6" }   # always created, like flannel
+ * table ip6 flannel-ipv6 {                # always created, like flannel; chains only with EnableIPv6
+ *   comment "rules for flannel-ipv6"
+ *   chain postrtg { ... }                 # the same rules with ip6 saddr/daddr, C6, P6 and ff00::/8
+ *   chain forward { ... }                 # ip6 saddr C6 accept, ip6 daddr C6 accept
+ * }
  * </pre>
  */
 public final class NftRules {
@@ -72,31 +77,53 @@ public final class NftRules {
     return new NftTable("ip", IPV4_TABLE, "rules for " + IPV4_TABLE, List.of(), chains);
   }
 
-  /** Table {@code ip6 flannel-ipv6}: flannel creates it even without IPv6; it stays empty here. */
+  /** Table {@code ip6 flannel-ipv6} without IPv6: flannel creates it in any case; it stays empty. */
   public static NftTable ipv6() {
     return new NftTable("ip6", IPV6_TABLE, "rules for " + IPV6_TABLE, List.of(), List.of());
   }
 
+  /**
+   * Table {@code ip6 flannel-ipv6} of a dual-stack network: the chains of {@link #ipv4} for
+   * {@code IPv6Network} and this host's IPv6 subnet (flannel's nftables code, family ip6).
+   */
+  public static NftTable ipv6(Ipv6Subnet network, Ipv6Subnet subnet, boolean masquerade, boolean randomFully,
+      boolean forward) {
+    List<NftChain> chains = new ArrayList<>();
+    if (masquerade) {
+      chains.add(postrtg("ip6", network.toString(), subnet.toString(), MasqRules.MULTICAST6, randomFully));
+    }
+    if (forward) {
+      chains.add(forward("ip6", network.toString()));
+    }
+    return new NftTable("ip6", IPV6_TABLE, "rules for " + IPV6_TABLE, List.of(), chains);
+  }
+
   /** Chain {@code postrtg}: the rules of flannel's addMasqRules, in its order. */
   public static NftChain postrtg(Ipv4Subnet network, Ipv4Subnet subnet, boolean randomFully) {
-    String c = network.toString();
-    String p = subnet.toString();
+    return postrtg("ip", network.toString(), subnet.toString(), MasqRules.MULTICAST, randomFully);
+  }
+
+  private static NftChain postrtg(String family, String c, String p, String multicast, boolean randomFully) {
     String masq = randomFully ? "masquerade fully-random" : "masquerade";
+    String f = family + " ";
     List<String> rules = List.of(
         "meta mark " + KUBE_PROXY_MARK + " return",
-        "ip saddr " + p + " ip daddr " + c + " return",
-        "ip saddr " + c + " ip daddr " + p + " return",
-        "ip saddr != " + p + " ip daddr " + c + " return",
-        "ip saddr " + c + " ip daddr != " + MasqRules.MULTICAST + " " + masq,
-        "ip saddr != " + c + " ip daddr " + c + " " + masq);
+        f + "saddr " + p + " " + f + "daddr " + c + " return",
+        f + "saddr " + c + " " + f + "daddr " + p + " return",
+        f + "saddr != " + p + " " + f + "daddr " + c + " return",
+        f + "saddr " + c + " " + f + "daddr != " + multicast + " " + masq,
+        f + "saddr != " + c + " " + f + "daddr " + c + " " + masq);
     return new NftChain(POSTRTG_CHAIN, "nat", "postrouting", "srcnat", 100, POSTRTG_COMMENT, rules);
   }
 
   /** Chain {@code forward}: accept forwarded traffic from and to the pod network. */
   public static NftChain forward(Ipv4Subnet network) {
-    String c = network.toString();
+    return forward("ip", network.toString());
+  }
+
+  private static NftChain forward(String family, String c) {
     return new NftChain(FORWARD_CHAIN, "filter", "forward", "filter", 0, FORWARD_COMMENT,
-        List.of("ip saddr " + c + " accept", "ip daddr " + c + " accept"));
+        List.of(family + " saddr " + c + " accept", family + " daddr " + c + " accept"));
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.tartan.agent.firewall;
 import static java.util.Objects.requireNonNull;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -15,6 +16,8 @@ import org.slf4j.LoggerFactory;
  * {@code EnableNFTables} in the network config, like flanneld: iptables (chains FLANNEL-POSTRTG and
  * FLANNEL-FWD, docs/flannel-compat.md §3.2–§3.3) or nftables (tables flannel-ipv4 and flannel-ipv6, §3.4). At install
  * the other mode's rules are removed (flannel does this at start), the VXLAN peer filter's included.
+ * With {@code EnableIPv6} the same rules for {@code IPv6Network} and the host's IPv6 subnet go into the
+ * IPv6 stack: ip6tables (the same chains in its nat and filter tables) or the table ip6 flannel-ipv6.
  */
 public final class TrafficRules {
   private static final Logger log = LoggerFactory.getLogger(TrafficRules.class);
@@ -32,6 +35,8 @@ public final class TrafficRules {
   private final boolean randomFullyDisable;
   private final boolean forwardRules;
   private volatile List<RuleSet> desired = List.of();
+  private volatile Iptables iptables6;    // iptables mode, located at the first dual-stack install
+  private volatile List<RuleSet> desired6 = List.of();
   private volatile List<NftTable> desiredTables = List.of();
 
   private TrafficRules(Iptables iptables, Nft nft, List<String> prefix, boolean ipMasq, boolean randomFullyDisable,
@@ -84,17 +89,36 @@ public final class TrafficRules {
     return nft != null ? "nftables" : "iptables";
   }
 
-  /**
-   * Removes the other mode's rules, then installs the rules for {@code network} and {@code subnet}.
-   * iptables mode: when the previous run's values (from the subnet file) differ, the rules built
-   * from them are deleted in the same {@code iptables-restore} run. nftables mode: the tables are
-   * re-created as a whole in one transaction, which drops any old rule too.
-   */
+  /** {@link #install(Ipv4Subnet, Ipv4Subnet, Ipv6Subnet, Ipv6Subnet, Optional, Optional)} for IPv4 only. */
   public void install(Ipv4Subnet network, Ipv4Subnet subnet, Optional<Ipv4Subnet> previousNetwork,
       Optional<Ipv4Subnet> previousSubnet) throws IptablesException {
+    install(network, subnet, null, null, previousNetwork, previousSubnet);
+  }
+
+  /**
+   * Removes the other mode's rules, then installs the rules for {@code network} and {@code subnet},
+   * and with {@code network6} the IPv6 rules for {@code network6} and {@code subnet6}.
+   * iptables mode: when the previous run's values (from the subnet file) differ, the rules built
+   * from them are deleted in the same {@code iptables-restore} run; our chains are rewritten as a
+   * whole, so IPv6 rules of an old IPv6 network go with them; without IPv6 our ip6tables chains
+   * (of an earlier dual-stack run) are removed. nftables mode: the tables are re-created as a whole
+   * in one transaction, which drops any old rule too.
+   *
+   * @param network6 {@code IPv6Network}, or null when IPv6 is disabled
+   * @param subnet6  this host's IPv6 subnet; null exactly when {@code network6} is
+   * @throws IptablesException also when IPv6 rules are wanted and ip6tables is missing
+   */
+  public void install(Ipv4Subnet network, Ipv4Subnet subnet, Ipv6Subnet network6, Ipv6Subnet subnet6,
+      Optional<Ipv4Subnet> previousNetwork, Optional<Ipv4Subnet> previousSubnet) throws IptablesException {
+    requireNonNull(network, "network");
+    requireNonNull(subnet, "subnet");
+    if ((network6 == null) != (subnet6 == null)) {
+      throw new IllegalArgumentException("network6 and subnet6 are both set or both null, got " + network6
+          + " and " + subnet6);
+    }
     removeOtherMode();
     if (nft != null) {
-      installNft(network, subnet);
+      installNft(network, subnet, network6, subnet6);
       return;
     }
     if (iptables == null) {
@@ -125,17 +149,70 @@ public final class TrafficRules {
       log.info("installed iptables rules: {} {} ({} rules and the jump from {})", s.table(),
           s.chain(), s.rules().size(), s.jump().chain());
     }
+    installIp6tables(network6, subnet6);
   }
 
-  private void installNft(Ipv4Subnet network, Ipv4Subnet subnet) throws IptablesException {
+  private void installIp6tables(Ipv6Subnet network6, Ipv6Subnet subnet6) throws IptablesException {
+    if (network6 == null) {
+      desired6 = List.of();
+      List<String> removed = removeIp6tablesChains();
+      if (!removed.isEmpty()) {
+        log.info("IPv6 is disabled: removed the ip6tables chains of an earlier dual-stack run {}", removed);
+      }
+      return;
+    }
+    Iptables ip6 = iptables6;
+    if (ip6 == null) {
+      ip6 = Iptables.locate6(prefix);
+      iptables6 = ip6;
+    }
+    List<RuleSet> want = new ArrayList<>();
+    if (ipMasq) {
+      boolean randomFully = !randomFullyDisable && ip6.supportsRandomFully();
+      want.add(MasqRules.masquerade(network6, subnet6, randomFully));
+    }
+    if (forwardRules) {
+      want.add(MasqRules.forward(network6));
+    }
+    ip6.apply(want, List.of());
+    desired6 = List.copyOf(want);
+    for (RuleSet s : want) {
+      log.info("installed ip6tables rules: {} {} ({} rules and the jump from {})", s.table(),
+          s.chain(), s.rules().size(), s.jump().chain());
+    }
+  }
+
+  /**
+   * Our chains in ip6tables, removed; best effort: without ip6tables (or without its nat table)
+   * there are no rules of ours there, and an IPv4-only host must not fail on it.
+   */
+  private List<String> removeIp6tablesChains() {
+    try {
+      Iptables ip6 = iptables6 != null ? iptables6 : Iptables.locate6(prefix);
+      return removeChains(ip6);
+    } catch (IptablesException e) {
+      log.debug("no ip6tables chains of ours to remove: {}", e.getMessage());
+      return List.of();
+    }
+  }
+
+  /** Our chains (and the jumps to them) in {@code ipt}'s nat and filter tables; those that existed. */
+  private static List<String> removeChains(Iptables ipt) throws IptablesException {
+    List<String> removed = new ArrayList<>();
+    ipt.removeChains("nat", NAT_CHAINS).forEach(c -> removed.add(ipt.family() + " nat " + c));
+    ipt.removeChains("filter", FILTER_CHAINS).forEach(c -> removed.add(ipt.family() + " filter " + c));
+    return removed;
+  }
+
+  private void installNft(Ipv4Subnet network, Ipv4Subnet subnet, Ipv6Subnet network6, Ipv6Subnet subnet6)
+      throws IptablesException {
     boolean randomFully = ipMasq && !randomFullyDisable && nft.supportsFullyRandom();
     List<NftTable> want = List.of(NftRules.ipv4(network, subnet, ipMasq, randomFully, forwardRules),
-        NftRules.ipv6());
+        network6 == null ? NftRules.ipv6() : NftRules.ipv6(network6, subnet6, ipMasq, randomFully, forwardRules));
     nft.apply(want);
     desiredTables = want;
-    NftTable v4 = want.get(0);
-    log.info("installed nftables rules: table {} (chains {}), table {}", v4.id(),
-        v4.chains().stream().map(c -> c.name() + " " + c.rules().size() + " rules").toList(), want.get(1).id());
+    log.info("installed nftables rules: {}", want.stream().map(t -> "table " + t.id() + " (chains "
+        + t.chains().stream().map(c -> c.name() + " " + c.rules().size() + " rules").toList() + ")").toList());
   }
 
   /**
@@ -156,14 +233,18 @@ public final class TrafficRules {
           want.stream().map(NftTable::id).toList());
       return true;
     }
+    boolean applied = false;
     List<RuleSet> want = desired;
-    if (iptables == null || want.isEmpty()) {
-      return false;
-    }
-    boolean applied = iptables.ensure(want, List.of());
-    if (applied) {
+    if (iptables != null && !want.isEmpty() && iptables.ensure(want, List.of())) {
       log.warn("iptables rules were changed by someone else: re-applied {}",
           want.stream().map(s -> s.table() + " " + s.chain()).toList());
+      applied = true;
+    }
+    List<RuleSet> want6 = desired6;
+    if (iptables6 != null && !want6.isEmpty() && iptables6.ensure(want6, List.of())) {
+      log.warn("ip6tables rules were changed by someone else: re-applied {}",
+          want6.stream().map(s -> s.table() + " " + s.chain()).toList());
+      applied = true;
     }
     return applied;
   }
@@ -188,6 +269,11 @@ public final class TrafficRules {
         return false;
       }
     }
+    for (RuleSet s : desired6) {
+      if (!iptables6.missing(s).isEmpty()) {
+        return false;
+      }
+    }
     return true;
   }
 
@@ -196,14 +282,19 @@ public final class TrafficRules {
     return desired;
   }
 
-  /** The nftables tables of the last {@link #install} (empty in iptables mode). */
+  /** The ip6tables rule sets of the last {@link #install} (empty without IPv6 and in nftables mode). */
+  public List<RuleSet> installedV6() {
+    return desired6;
+  }
+
+  /** The nftables tables of the last {@link #install}, flannel-ipv6 included (empty in iptables mode). */
   public List<NftTable> installedTables() {
     return desiredTables;
   }
 
   /**
    * Removes what the other mode left: in nftables mode our iptables chains (FLANNEL-POSTRTG,
-   * FLANNEL-FWD, TARTAN-VXLAN, with the jumps to them) and the ipset of the peer filter; in
+   * FLANNEL-FWD, TARTAN-VXLAN, with the jumps to them; in ip6tables too) and the ipset of the peer filter; in
    * iptables mode the tables flannel-ipv4, flannel-ipv6 and tartan-vxlan. A missing binary means
    * there is nothing of that mode to remove.
    */
@@ -217,9 +308,9 @@ public final class TrafficRules {
         ipt = Optional.empty(); // no iptables, no rules of ours
       }
       if (ipt.isPresent()) {
-        ipt.get().removeChains("nat", NAT_CHAINS).forEach(c -> removed.add("iptables nat " + c));
-        ipt.get().removeChains("filter", FILTER_CHAINS).forEach(c -> removed.add("iptables filter " + c));
+        removed.addAll(removeChains(ipt.get()));
       }
+      removed.addAll(removeIp6tablesChains());
       Optional<Ipset> ipset = Ipset.locate(prefix);
       if (ipset.isPresent() && ipset.get().members(VxlanFilterRules.IPSET).isPresent()) {
         ipset.get().destroy(VxlanFilterRules.IPSET);

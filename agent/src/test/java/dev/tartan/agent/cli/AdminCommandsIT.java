@@ -155,6 +155,41 @@ class AdminCommandsIT {
   }
 
   @Test
+  void dualStackInitShowListAndRelease() throws Exception {
+    Result init = tartan("network", "init", "--network", "10.244.0.0/16", "--ipv6-network", "fd00:10:244::/48",
+        "--ipv6-subnet-len", "64");
+    assertThat(init.exit()).as(init.err()).isZero();
+    assertThat(get(prefix + "/config")).isEqualTo("{\"Network\":\"10.244.0.0/16\",\"EnableIPv6\":true,"
+        + "\"IPv6Network\":\"fd00:10:244::/48\",\"IPv6SubnetLen\":64,\"Backend\":{\"Type\":\"vxlan\"}}");
+    Result show = tartan("network", "show");
+    assertThat(show.exit()).as(show.err()).isZero();
+    assertThat(show.out()).contains("IPv6Network:    fd00:10:244::/48", "IPv6SubnetLen:  64",
+        "IPv6SubnetMin:  fd00:10:244:1::", "IPv6SubnetMax:  fd00:10:244:ffff::",
+        "IPv6 subnets:   65535 host subnets of /64").doesNotContain("not programmed");
+
+    // a dual-stack flanneld's lease (docs/flannel-compat.md §1.3, §1.4)
+    String key = prefix + "/subnets/10.244.5.0-24&fd00:10:244:5::-64";
+    etcd.etcdctl("put", "--lease=" + Long.toHexString(grant(600)), key,
+        "{\"PublicIP\":\"198.51.100.5\",\"PublicIPv6\":\"2001:db8::5\",\"BackendType\":\"vxlan\","
+            + "\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"c6:d2:32:6f:8f:44\"},"
+            + "\"BackendV6Data\":{\"VNI\":1,\"VtepMAC\":\"c6:d2:32:6f:8f:66\"}}");
+    Result list = tartan("leases", "list");
+    assertThat(list.exit()).as(list.err()).isZero();
+    List<String> lines = list.out().lines().toList();
+    assertThat(lines.get(0).split("\\s+")).containsExactly("SUBNET", "IPV6-SUBNET", "PUBLIC-IP", "PUBLIC-IPV6",
+        "BACKEND", "VTEP-MAC", "TTL-LEFT", "RESERVED");
+    assertThat(lines.get(1)).matches("10\\.244\\.5\\.0/24\\s+fd00:10:244:5::/64\\s+198\\.51\\.100\\.5\\s+"
+        + "2001:db8::5\\s+vxlan\\s+c6:d2:32:6f:8f:44\\s+(9m[0-5]\\d|10m00)s\\s+no");
+    JsonNode json = JSON.readTree(tartan("leases", "list", "-o", "json").out()).get(0);
+    assertThat(json.get("ipv6Subnet").asText()).isEqualTo("fd00:10:244:5::/64");
+    assertThat(json.get("publicIpv6").asText()).isEqualTo("2001:db8::5");
+
+    Result release = tartan("leases", "release", "10.244.5.0/24");
+    assertThat(release.exit()).as(release.err()).isZero();
+    assertThat(get(key)).isEmpty();
+  }
+
+  @Test
   void listAsJsonParses() throws Exception {
     assertThat(tartan("network", "init", "--network", "10.244.0.0/16").exit()).isZero();
     long leaseId = grant(600);

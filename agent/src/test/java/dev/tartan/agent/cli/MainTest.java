@@ -59,6 +59,36 @@ class MainTest {
   }
 
   @Test
+  void initRejectsBadIpv6SettingsInOneLineBeforeTouchingEtcd() {
+    String[][] cases = {
+        {"--ipv6-subnet-len", "64"}, {"--ipv6-network", "fd00:5::1/48"}, {"--ipv6-network", "fd00:5::"},
+        {"--ipv6-network", "10.6.0.0/16"}, {"--ipv6-network", "fd00:5::/126"},
+        {"--ipv6-network", "fd00:5::/48", "--ipv6-subnet-len", "127"},
+        {"--ipv6-network", "fd00:5::/48", "--ipv6-subnet-min", "fd00:6::"},
+        {"--ipv6-network", "fd00:5::/48", "--ipv6-subnet-max", "fd00:5::zz"}};
+    String[] expected = {
+        "tartan network init: --ipv6-subnet-len, --ipv6-subnet-min and --ipv6-subnet-max need --ipv6-network CIDR",
+        "'fd00:5::1/48' has host bits set; did you mean fd00:5::/48?",
+        "'fd00:5::' is not an IPv6 CIDR network (expected e.g. fd00:10:244::/48)",
+        "'10.6.0.0/16' is not an IPv6 CIDR network",
+        "invalid network config: invalid IPv6 settings: IPv6Network is too small. Minimum useful network prefix is /124",
+        "invalid network config: invalid IPv6 settings: SubnetLen must be less than /127",
+        "invalid network config: invalid IPv6 settings: IPv6SubnetMin is not in the range of the IPv6Network",
+        "'fd00:5::zz' is not an IPv6 address"};
+    for (int i = 0; i < cases.length; i++) {
+      err.getBuffer().setLength(0);
+      java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("network", "init", "--network",
+          "10.5.0.0/16", "--etcd-endpoints", "http://127.0.0.1:1")); // port 1: reaching it would fail with exit 1
+      args.addAll(java.util.List.of(cases[i]));
+      assertThat(run(args.toArray(String[]::new))).as(String.join(" ", cases[i])).isEqualTo(2);
+      assertThat(err.toString()).as(String.join(" ", cases[i])).contains(expected[i]).hasLineCount(1);
+    }
+    assertThat(run("network", "init", "--help")).isZero();
+    assertThat(out.toString()).contains("--ipv6-network=CIDR", "--ipv6-subnet-len=N", "--ipv6-subnet-min=IP",
+        "--ipv6-subnet-max=IP");
+  }
+
+  @Test
   void initRejectsAConfigFlannelWouldRejectBeforeTouchingEtcd() {
     // Port 1 is never an etcd: reaching it would fail differently (exit 1).
     assertThat(run("network", "init", "--network", "10.0.0.0/29", "--etcd-endpoints", "http://127.0.0.1:1")).isEqualTo(2);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,6 +28,24 @@ class IptablesIT {
   static final Ipv4Subnet C = Ipv4Subnet.parse("10.5.0.0/16");
   static final Ipv4Subnet P = Ipv4Subnet.parse("10.5.72.0/24");
   static final Ipv4Subnet P2 = Ipv4Subnet.parse("10.5.9.0/24");
+  static final Ipv6Subnet C6 = Ipv6Subnet.parse("fd00:5::/48");
+  static final Ipv6Subnet P6 = Ipv6Subnet.parse("fd00:5:0:48::/64");
+
+  /** flannel's ip6tables rules for IPv6Network C6 and the IPv6 subnet P6 (docs/flannel-compat.md §3.2–§3.3). */
+  static final List<String> FLANNEL_IP6_NAT = List.of(
+      ":FLANNEL-POSTRTG - [0:0]",
+      "-A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG",
+      "-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment \"flanneld masq\" -j RETURN",
+      "-A FLANNEL-POSTRTG -s fd00:5:0:48::/64 -d fd00:5::/48 -m comment --comment \"flanneld masq\" -j RETURN",
+      "-A FLANNEL-POSTRTG -s fd00:5::/48 -d fd00:5:0:48::/64 -m comment --comment \"flanneld masq\" -j RETURN",
+      "-A FLANNEL-POSTRTG ! -s fd00:5::/48 -d fd00:5:0:48::/64 -m comment --comment \"flanneld masq\" -j RETURN",
+      "-A FLANNEL-POSTRTG -s fd00:5::/48 ! -d ff00::/8 -m comment --comment \"flanneld masq\" -j MASQUERADE --random-fully",
+      "-A FLANNEL-POSTRTG ! -s fd00:5::/48 -d fd00:5::/48 -m comment --comment \"flanneld masq\" -j MASQUERADE --random-fully");
+  static final List<String> FLANNEL_IP6_FILTER = List.of(
+      ":FLANNEL-FWD - [0:0]",
+      "-A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD",
+      "-A FLANNEL-FWD -s fd00:5::/48 -m comment --comment \"flanneld forward\" -j ACCEPT",
+      "-A FLANNEL-FWD -d fd00:5::/48 -m comment --comment \"flanneld forward\" -j ACCEPT");
 
   String ns;
   Iptables ipt;
@@ -138,12 +157,63 @@ class IptablesIT {
     assertThat(ruleLines("filter")).isEmpty();
   }
 
+  @Test
+  void dualStackInstallsFlannelsIp6tablesRulesRepairsThemAndRemovesThemWhenIpv6IsOff() throws Exception {
+    assumeTrue(onPath("ip6tables-restore") && onPath("ip6tables-save") && onPath("ip6tables"),
+        "needs ip6tables (apt-get install iptables)");
+    String rootBefore = rootRules() + rootRules6();
+    Iptables ip6 = Iptables.locate6(List.of("ip", "netns", "exec", ns));
+    TrafficRules rules = TrafficRules.create(ipt, true, false, true);
+    rules.install(C, P, C6, P6, Optional.empty(), Optional.empty());
+
+    assertThat(ruleLines(ip6, "nat")).containsExactlyElementsOf(FLANNEL_IP6_NAT);
+    assertThat(ruleLines(ip6, "filter")).containsExactlyElementsOf(FLANNEL_IP6_FILTER);
+    List<String> v4 = new ArrayList<>();
+    MasqRules.masquerade(C, P, true).all().forEach(r -> v4.add(r.text()));
+    assertThat(ruleLines("nat")).as("the IPv4 rules as before").containsSubsequence(v4);
+    assertThat(rules.installedV6()).extracting(RuleSet::table).containsExactly("nat", "filter");
+    assertThat(rules.inPlace()).isTrue();
+    assertThat(rules.resync()).isFalse();
+
+    // an IPv6 rule deleted by hand: not in place, resync puts it back
+    Rule victim = rules.installedV6().get(0).rules().get(4);
+    List<String> del = new ArrayList<>(List.of("ip", "netns", "exec", ns, "ip6tables", "-t", "nat", "-D",
+        victim.chain()));
+    del.addAll(victim.args());
+    sh(del.toArray(String[]::new));
+    assertThat(ruleLines(ip6, "nat")).doesNotContain(victim.text());
+    assertThat(rules.inPlace()).isFalse();
+    assertThat(rules.resync()).isTrue();
+    assertThat(ruleLines(ip6, "nat")).containsExactlyElementsOf(FLANNEL_IP6_NAT);
+    sh("ip", "netns", "exec", ns, "ip6tables", "-t", "filter", "-F", "FLANNEL-FWD");
+    assertThat(rules.resync()).isTrue();
+    assertThat(ruleLines(ip6, "filter")).containsExactlyElementsOf(FLANNEL_IP6_FILTER);
+    assertThat(rules.resync()).isFalse();
+
+    // a second run keeps everything as it is
+    rules.install(C, P, C6, P6, Optional.of(C), Optional.of(P));
+    assertThat(ruleLines(ip6, "nat")).containsExactlyElementsOf(FLANNEL_IP6_NAT);
+
+    // IPv6 turned off: our ip6tables chains go, the IPv4 rules stay
+    TrafficRules v4Only = TrafficRules.create(ipt, true, false, true);
+    v4Only.install(C, P, Optional.of(C), Optional.of(P));
+    assertThat(ruleLines(ip6, "nat")).isEmpty();
+    assertThat(ruleLines(ip6, "filter")).isEmpty();
+    assertThat(v4Only.installedV6()).isEmpty();
+    assertThat(ruleLines("nat")).containsSubsequence(v4);
+    assertThat(rootRules() + rootRules6()).as("the root namespace is untouched").isEqualTo(rootBefore);
+  }
+
   // ---- helpers
 
   /** The chain declarations of non-built-in chains and every rule, without comments/counters. */
   List<String> ruleLines(String table) throws IptablesException {
+    return ruleLines(ipt, table);
+  }
+
+  static List<String> ruleLines(Iptables tables, String table) throws IptablesException {
     List<String> out = new ArrayList<>();
-    for (String l : ipt.save(table).split("\n")) {
+    for (String l : tables.save(table).split("\n")) {
       if (l.startsWith("-A ") || l.startsWith(":") && l.contains(" - [")) {
         out.add(l);
       }
@@ -156,6 +226,21 @@ class IptablesIT {
     StringBuilder b = new StringBuilder();
     for (String t : List.of("nat", "filter")) {
       for (String l : run("iptables-save", "-t", t).split("\n")) {
+        if (!l.startsWith("#")) {
+          b.append(l).append('\n');
+        }
+      }
+    }
+    return b.toString();
+  }
+
+  static String rootRules6() throws Exception {
+    if (!onPath("ip6tables-save")) {
+      return "";
+    }
+    StringBuilder b = new StringBuilder();
+    for (String t : List.of("nat", "filter")) {
+      for (String l : run("ip6tables-save", "-t", t).split("\n")) {
         if (!l.startsWith("#")) {
           b.append(l).append('\n');
         }

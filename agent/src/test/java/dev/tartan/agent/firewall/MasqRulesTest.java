@@ -4,12 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class MasqRulesTest {
   static final Ipv4Subnet C = Ipv4Subnet.parse("10.5.0.0/16");
   static final Ipv4Subnet P = Ipv4Subnet.parse("10.5.72.0/24");
+  static final Ipv6Subnet C6 = Ipv6Subnet.parse("fd00:5::/48");
+  static final Ipv6Subnet P6 = Ipv6Subnet.parse("fd00:5:0:48::/64");
 
   @Test
   void masqueradeRulesAreFlannelsInIptablesSaveNotation() {
@@ -24,6 +27,24 @@ class MasqRulesTest {
         "-A FLANNEL-POSTRTG ! -s 10.5.0.0/16 -d 10.5.72.0/24 -m comment --comment \"flanneld masq\" -j RETURN",
         "-A FLANNEL-POSTRTG -s 10.5.0.0/16 ! -d 224.0.0.0/4 -m comment --comment \"flanneld masq\" -j MASQUERADE --random-fully",
         "-A FLANNEL-POSTRTG ! -s 10.5.0.0/16 -d 10.5.0.0/16 -m comment --comment \"flanneld masq\" -j MASQUERADE --random-fully");
+  }
+
+  @Test
+  void ip6tablesRulesAreFlannelsForTheIpv6NetworkAndSubnet() {
+    RuleSet masq = MasqRules.masquerade(C6, P6, true);
+    assertThat(masq.table()).isEqualTo("nat");
+    assertThat(masq.all().stream().map(Rule::text)).containsExactly(
+        "-A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG",
+        "-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment \"flanneld masq\" -j RETURN",
+        "-A FLANNEL-POSTRTG -s fd00:5:0:48::/64 -d fd00:5::/48 -m comment --comment \"flanneld masq\" -j RETURN",
+        "-A FLANNEL-POSTRTG -s fd00:5::/48 -d fd00:5:0:48::/64 -m comment --comment \"flanneld masq\" -j RETURN",
+        "-A FLANNEL-POSTRTG ! -s fd00:5::/48 -d fd00:5:0:48::/64 -m comment --comment \"flanneld masq\" -j RETURN",
+        "-A FLANNEL-POSTRTG -s fd00:5::/48 ! -d ff00::/8 -m comment --comment \"flanneld masq\" -j MASQUERADE --random-fully",
+        "-A FLANNEL-POSTRTG ! -s fd00:5::/48 -d fd00:5::/48 -m comment --comment \"flanneld masq\" -j MASQUERADE --random-fully");
+    assertThat(MasqRules.forward(C6).all().stream().map(Rule::text)).containsExactly(
+        "-A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD",
+        "-A FLANNEL-FWD -s fd00:5::/48 -m comment --comment \"flanneld forward\" -j ACCEPT",
+        "-A FLANNEL-FWD -d fd00:5::/48 -m comment --comment \"flanneld forward\" -j ACCEPT");
   }
 
   @Test
@@ -49,6 +70,15 @@ class MasqRulesTest {
     Rule jump = Rule.of("FORWARD", "-j", "X");
     assertThatThrownBy(() -> new RuleSet("filter", "X", jump, List.of(Rule.of("Y", "-j", "ACCEPT"))))
         .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void theIpv6NetworkAndSubnetComeTogether() throws Exception {
+    TrafficRules none = TrafficRules.create(false, false, false, false);
+    assertThatThrownBy(() -> none.install(C, P, C6, null, java.util.Optional.empty(), java.util.Optional.empty()))
+        .isInstanceOf(IllegalArgumentException.class);
+    none.install(C, P, C6, P6, java.util.Optional.empty(), java.util.Optional.empty()); // no rules wanted: nothing
+    assertThat(none.installedV6()).isEmpty();
   }
 
   @Test

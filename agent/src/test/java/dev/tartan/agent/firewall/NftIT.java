@@ -42,6 +42,29 @@ class NftIT {
       }
       """;
 
+  /** flannel's table ip6 flannel-ipv6 for IPv6Network fd00:5::/48 and the IPv6 subnet fd00:5:0:48::/64. */
+  static final String FLANNEL_IPV6 = """
+      table ip6 flannel-ipv6 {
+      comment "rules for flannel-ipv6"
+      chain postrtg {
+      comment "chain to manage traffic masquerading by flannel"
+      type nat hook postrouting priority srcnat; policy accept;
+      meta mark 0x00004000 return
+      ip6 saddr fd00:5:0:48::/64 ip6 daddr fd00:5::/48 return
+      ip6 saddr fd00:5::/48 ip6 daddr fd00:5:0:48::/64 return
+      ip6 saddr != fd00:5:0:48::/64 ip6 daddr fd00:5::/48 return
+      ip6 saddr fd00:5::/48 ip6 daddr != ff00::/8 masquerade fully-random
+      ip6 saddr != fd00:5::/48 ip6 daddr fd00:5::/48 masquerade fully-random
+      }
+      chain forward {
+      comment "chain to accept flannel traffic"
+      type filter hook forward priority filter; policy accept;
+      ip6 saddr fd00:5::/48 accept
+      ip6 daddr fd00:5::/48 accept
+      }
+      }
+      """;
+
   String ns;
   List<String> prefix;
   Nft nft;
@@ -148,6 +171,62 @@ class NftIT {
     assertThat(nft.list("ip", "tartan-vxlan")).isEmpty();
     assertThat(iptablesRules()).contains("-A POSTROUTING -s 192.0.2.0/24 -j MASQUERADE",
         "-A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG");
+  }
+
+  @Test
+  void dualStackFillsTheIpv6TableWithFlannelsRulesAndRepairsIt() throws Exception {
+    String rootBefore = rootRuleset();
+    TrafficRules rules = TrafficRules.createNft(nft, prefix, true, false, true);
+    rules.install(IptablesIT.C, IptablesIT.P, IptablesIT.C6, IptablesIT.P6, Optional.empty(), Optional.empty());
+    assertThat(normalised(nft.listText("ip6", "flannel-ipv6").orElseThrow())).isEqualTo(FLANNEL_IPV6);
+    assertThat(normalised(nft.listText("ip", "flannel-ipv4").orElseThrow())).isEqualTo(FLANNEL_IPV4);
+    assertThat(rules.installedTables()).extracting(NftTable::id).containsExactly("ip flannel-ipv4", "ip6 flannel-ipv6");
+    assertThat(rules.inPlace()).isTrue();
+    assertThat(rules.resync()).isFalse();
+
+    String handles = IptablesIT.run("ip", "netns", "exec", ns, "nft", "-a", "list", "chain", "ip6", "flannel-ipv6",
+        "postrtg");
+    String handle = handles.lines().filter(l -> l.contains("ip6 daddr != ff00::/8"))
+        .findFirst().orElseThrow().replaceAll(".*# handle ", "").strip();
+    IptablesIT.sh("ip", "netns", "exec", ns, "nft", "delete", "rule", "ip6", "flannel-ipv6", "postrtg", "handle",
+        handle);
+    assertThat(rules.inPlace()).isFalse();
+    assertThat(rules.resync()).isTrue();
+    assertThat(normalised(nft.listText("ip6", "flannel-ipv6").orElseThrow())).isEqualTo(FLANNEL_IPV6);
+    IptablesIT.sh("ip", "netns", "exec", ns, "nft", "delete", "table", "ip6", "flannel-ipv6");
+    assertThat(rules.resync()).isTrue();
+    assertThat(normalised(nft.listText("ip6", "flannel-ipv6").orElseThrow())).isEqualTo(FLANNEL_IPV6);
+    assertThat(rules.resync()).isFalse();
+
+    // IPv6 turned off: the table stays, empty, as flannel leaves it
+    rules.install(IptablesIT.C, IptablesIT.P, Optional.of(IptablesIT.C), Optional.of(IptablesIT.P));
+    assertThat(normalised(nft.listText("ip6", "flannel-ipv6").orElseThrow()))
+        .isEqualTo("table ip6 flannel-ipv6 {\ncomment \"rules for flannel-ipv6\"\n}\n");
+    assertThat(rootRuleset()).as("the root namespace is untouched").isEqualTo(rootBefore);
+  }
+
+  @Test
+  void switchingModesRemovesTheOtherModesIpv6Rules() throws Exception {
+    assumeTrue(IptablesIT.onPath("ip6tables-restore"), "needs ip6tables (apt-get install iptables)");
+    Iptables ip6 = Iptables.locate6(prefix);
+    TrafficRules.create(ipt, true, false, true).install(IptablesIT.C, IptablesIT.P, IptablesIT.C6, IptablesIT.P6,
+        Optional.empty(), Optional.empty());
+    IptablesIT.sh("ip", "netns", "exec", ns, "ip6tables", "-t", "nat", "-A", "POSTROUTING", "-s", "2001:db8:9::/48",
+        "-j", "MASQUERADE"); // someone else's rule stays
+    assertThat(IptablesIT.ruleLines(ip6, "nat")).containsAll(IptablesIT.FLANNEL_IP6_NAT);
+
+    TrafficRules nftMode = TrafficRules.createNft(nft, prefix, true, false, true);
+    nftMode.install(IptablesIT.C, IptablesIT.P, IptablesIT.C6, IptablesIT.P6, Optional.empty(), Optional.empty());
+    assertThat(IptablesIT.ruleLines(ip6, "nat")).as("no ip6tables rules of ours")
+        .containsExactly("-A POSTROUTING -s 2001:db8:9::/48 -j MASQUERADE");
+    assertThat(IptablesIT.ruleLines(ip6, "filter")).isEmpty();
+    assertThat(normalised(nft.listText("ip6", "flannel-ipv6").orElseThrow())).isEqualTo(FLANNEL_IPV6);
+
+    TrafficRules back = TrafficRules.create(ipt, true, false, true);
+    back.install(IptablesIT.C, IptablesIT.P, IptablesIT.C6, IptablesIT.P6, Optional.empty(), Optional.empty());
+    assertThat(nft.list("ip6", "flannel-ipv6")).isEmpty();
+    assertThat(IptablesIT.ruleLines(ip6, "nat")).contains("-A POSTROUTING -s 2001:db8:9::/48 -j MASQUERADE")
+        .containsAll(IptablesIT.FLANNEL_IP6_NAT.subList(1, IptablesIT.FLANNEL_IP6_NAT.size()));
   }
 
   @Test

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import java.net.Inet4Address;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -37,6 +38,30 @@ class NftRulesTest {
         add rule ip flannel-ipv4 forward ip saddr 10.5.0.0/16 accept
         add rule ip flannel-ipv4 forward ip daddr 10.5.0.0/16 accept
         """);
+  }
+
+  @Test
+  void flannelsIpv6TableHoldsTheSameRulesForTheIpv6NetworkWithDualStack() {
+    NftTable t = NftRules.ipv6(Ipv6Subnet.parse("fd00:5::/48"), Ipv6Subnet.parse("fd00:5:0:48::/64"), true, true, true);
+    assertThat(t.script()).isEqualTo("""
+        add table ip6 flannel-ipv6
+        delete table ip6 flannel-ipv6
+        add table ip6 flannel-ipv6 { comment "rules for flannel-ipv6" ; }
+        add chain ip6 flannel-ipv6 postrtg { type nat hook postrouting priority srcnat ; policy accept ; \
+        comment "chain to manage traffic masquerading by flannel" ; }
+        add rule ip6 flannel-ipv6 postrtg meta mark 0x00004000 return
+        add rule ip6 flannel-ipv6 postrtg ip6 saddr fd00:5:0:48::/64 ip6 daddr fd00:5::/48 return
+        add rule ip6 flannel-ipv6 postrtg ip6 saddr fd00:5::/48 ip6 daddr fd00:5:0:48::/64 return
+        add rule ip6 flannel-ipv6 postrtg ip6 saddr != fd00:5:0:48::/64 ip6 daddr fd00:5::/48 return
+        add rule ip6 flannel-ipv6 postrtg ip6 saddr fd00:5::/48 ip6 daddr != ff00::/8 masquerade fully-random
+        add rule ip6 flannel-ipv6 postrtg ip6 saddr != fd00:5::/48 ip6 daddr fd00:5::/48 masquerade fully-random
+        add chain ip6 flannel-ipv6 forward { type filter hook forward priority filter ; policy accept ; \
+        comment "chain to accept flannel traffic" ; }
+        add rule ip6 flannel-ipv6 forward ip6 saddr fd00:5::/48 accept
+        add rule ip6 flannel-ipv6 forward ip6 daddr fd00:5::/48 accept
+        """);
+    assertThat(NftRules.ipv6(Ipv6Subnet.parse("fd00:5::/48"), Ipv6Subnet.parse("fd00:5:0:48::/64"), false, false,
+        true).chains()).extracting(NftTable.NftChain::name).containsExactly("forward");
   }
 
   @Test

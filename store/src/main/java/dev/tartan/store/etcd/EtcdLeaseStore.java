@@ -4,6 +4,7 @@ import static dev.tartan.store.etcd.LeaseReader.bs;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseListener;
 import dev.tartan.store.LeaseLostException;
@@ -82,42 +83,49 @@ final class EtcdLeaseStore {
     return NetworkConfig.parse(raw.get());
   }
 
-  public SubnetLease acquire(LeaseAttrs attrs, Optional<Ipv4Subnet> previous) throws LeaseStoreException {
+  public SubnetLease acquire(LeaseAttrs attrs, Optional<Ipv4Subnet> previous, Optional<Ipv6Subnet> previousV6)
+      throws LeaseStoreException {
     Objects.requireNonNull(attrs, "attrs");
     Objects.requireNonNull(previous, "previous");
+    Objects.requireNonNull(previousV6, "previousV6");
     String value = LeaseJson.encode(attrs);
     int races = 0;
     int outages = 0;
     long backoffMillis = 100;
     Optional<Ipv4Subnet> prev = previous;
+    Optional<Ipv6Subnet> prev6 = previousV6;
     while (true) {
       try {
         NetworkConfig cfg = networkConfig();
         LeaseReader.Snapshot snap = reader.read(false);
-        Allocation a = SubnetAllocator.allocate(cfg, snap.leases(), attrs.publicIp(), prev, random);
+        Allocation a = SubnetAllocator.allocate(cfg, snap.leases(), attrs.publicIp(), prev, prev6, random);
+        boolean staleGone = true;
         for (SubnetLease stale : a.incompatible()) {
-          LOG.info("deleting lease {} of this host ({}): it does not fit the network config {} (/{} in {} .. {})",
-              stale.subnet(), attrs.publicIp().getHostAddress(), cfg.network(), cfg.subnetLen(),
-              cfg.subnetMin().getHostAddress(), cfg.subnetMax().getHostAddress());
-          deleteIfUnchanged(stale);
+          LOG.info("deleting lease {} of this host ({}): {}", reader.keyOf(stale), attrs.publicIp().getHostAddress(),
+              whyIncompatible(cfg, stale));
+          staleGone &= deleteIfUnchanged(stale);
         }
-        Optional<SubnetLease> got = a.source() == SubnetAllocator.Source.REUSE
+        Optional<SubnetLease> got = !staleGone ? Optional.empty()
+            : a.source() == SubnetAllocator.Source.REUSE
             ? rewrite(a.existing(), attrs, value, Deadline.NONE)
-            : create(a.subnet(), attrs, value);
+            : create(a.subnet(), a.ipv6Subnet(), attrs, value, a.reservation());
         if (got.isPresent()) {
           SubnetLease l = got.get();
           LOG.info("lease acquired: {} for {} ({}{})", l.subnet(), attrs.publicIp().getHostAddress(),
-              describe(a.source()), l.reserved() ? ", reservation without TTL" : ", expires " + l.expiresAt());
+              describe(a), l.reserved() ? ", reservation without TTL" : ", expires " + l.expiresAt());
           return l;
         }
         races++;
         if (races >= RACE_ATTEMPTS) {
           throw new LeaseStoreException("could not acquire a subnet: another host changed the chosen key "
-              + races + " times in a row (last " + a.subnet() + "); try again");
+              + races + " times in a row (last " + a.key() + "); try again");
         }
-        LOG.info("subnet {} was taken or changed by another host meanwhile; re-listing", a.subnet());
+        LOG.info("subnet {} was taken or changed by another host meanwhile; re-listing", a.key());
         if (a.source() == SubnetAllocator.Source.PREVIOUS) {
           prev = Optional.empty();
+        }
+        if (a.ipv6Source() == SubnetAllocator.Source.PREVIOUS) {
+          prev6 = Optional.empty();
         }
       } catch (TransientEtcdException e) {
         outages++;
@@ -131,10 +139,36 @@ final class EtcdLeaseStore {
     }
   }
 
+  /** Why {@code lease} of ours does not fit {@code cfg}, for the one log line of its deletion. */
+  static String whyIncompatible(NetworkConfig cfg, SubnetLease lease) {
+    if (!cfg.accepts(lease.subnet())) {
+      return "it does not fit the network config " + cfg.network() + " (/" + cfg.subnetLen() + " in "
+          + cfg.subnetMin().getHostAddress() + " .. " + cfg.subnetMax().getHostAddress() + ")";
+    }
+    if (!cfg.enableIPv6()) {
+      return "it has an IPv6 part but EnableIPv6 is off";
+    }
+    if (lease.ipv6Subnet() == null) {
+      return "it has no IPv6 part but EnableIPv6 is on; replacing it with a dual-stack lease";
+    }
+    return "its IPv6 part does not fit IPv6Network " + cfg.ipv6Network() + " (" + cfg.ipv6RangeText() + ")";
+  }
+
+  /** "new" or, dual stack, "new; IPv6 fc00:0:0:7::/64 previous subnet from the subnet file". */
+  static String describe(Allocation a) {
+    String v4 = describe(a.source());
+    if (a.ipv6Subnet() == null) {
+      return v4;
+    }
+    return v4 + "; IPv6 " + a.ipv6Subnet() + " " + describe(a.ipv6Source());
+  }
+
   private static String describe(SubnetAllocator.Source s) {
     switch (s) {
       case REUSE:
         return "reused the lease of this public IP";
+      case KEPT:
+        return "kept from the replaced lease of this public IP";
       case PREVIOUS:
         return "previous subnet from the subnet file";
       default:
@@ -239,29 +273,37 @@ final class EtcdLeaseStore {
   // ---------------------------------------------------------------------------------------------
   // owner-checked writes
 
-  /** Creates {@code subnet}'s key if it does not exist, attached to a fresh etcd lease. */
-  private Optional<SubnetLease> create(Ipv4Subnet subnet, LeaseAttrs attrs, String value)
-      throws LeaseStoreException {
-    String key = reader.keyOf(subnet, null);
+  /**
+   * Creates the key of {@code subnet} (and {@code ipv6Subnet}, or null) if it does not exist, attached
+   * to a fresh etcd lease, or without one for a {@code reservation}.
+   */
+  private Optional<SubnetLease> create(Ipv4Subnet subnet, Ipv6Subnet ipv6Subnet, LeaseAttrs attrs, String value,
+      boolean reservation) throws LeaseStoreException {
+    String key = reader.keyOf(subnet, ipv6Subnet);
     Instant start = clock.instant();
-    LeaseGrantResponse g = grant(Deadline.NONE);
+    LeaseGrantResponse g = reservation ? null : grant(Deadline.NONE);
+    PutOption put = reservation ? PutOption.DEFAULT : PutOption.builder().withLeaseId(g.getID()).build();
     TxnResponse t;
     try {
       t = conn.await(c -> c.getKVClient().txn()
           .If(new Cmp(bs(key), Cmp.Op.EQUAL, CmpTarget.version(0)))
-          .Then(Op.put(bs(key), bs(value), PutOption.builder().withLeaseId(g.getID()).build()))
+          .Then(Op.put(bs(key), bs(value), put))
           .commit(), "create " + key);
     } catch (LeaseStoreException e) {
       // Outcome unknown: revoking removes the key too if it was created, so nothing leaks.
-      conn.revokeQuietly(g.getID());
+      if (g != null) {
+        conn.revokeQuietly(g.getID());
+      }
       throw e;
     }
     if (!t.isSucceeded()) {
-      conn.revokeQuietly(g.getID());
+      if (g != null) {
+        conn.revokeQuietly(g.getID());
+      }
       return Optional.empty();
     }
-    return Optional.of(new SubnetLease(subnet, null, attrs, start.plusSeconds(g.getTTL()), g.getID(),
-        revisionOf(t)));
+    return Optional.of(new SubnetLease(subnet, ipv6Subnet, attrs, reservation ? null : start.plusSeconds(g.getTTL()),
+        reservation ? 0 : g.getID(), revisionOf(t)));
   }
 
   /**

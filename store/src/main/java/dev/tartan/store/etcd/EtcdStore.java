@@ -1,6 +1,7 @@
 package dev.tartan.store.etcd;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseListener;
 import dev.tartan.store.LeaseStoreException;
@@ -65,8 +66,9 @@ final class EtcdStore implements Store {
   }
 
   @Override
-  public SubnetLease acquire(LeaseAttrs attrs, Optional<Ipv4Subnet> previous) throws LeaseStoreException {
-    return leases.acquire(attrs, previous);
+  public SubnetLease acquire(LeaseAttrs attrs, Optional<Ipv4Subnet> previous, Optional<Ipv6Subnet> previousV6)
+      throws LeaseStoreException {
+    return leases.acquire(attrs, previous, previousV6);
   }
 
   @Override

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.SubnetLease;
@@ -186,11 +187,172 @@ class SubnetAllocatorTest {
   @Test
   void dualStackLeaseIsIncompatibleWhenIpv6IsOff() throws Exception {
     SubnetLease dual = new SubnetLease(Ipv4Subnet.parse("10.3.8.0/24"),
-        dev.tartan.net.Ipv6Subnet.parse("fd00:12:13::/56"),
+        Ipv6Subnet.parse("fd00:12:13::/56"),
         LeaseAttrs.ipv4(US, "vxlan", null), Instant.EPOCH, 5, 1);
     Allocation a = SubnetAllocator.allocate(fixtureConfig(), List.of(dual), US, none(), new Random(1));
     assertThat(a.incompatible()).containsExactly(dual);
+    assertThat(a.source()).isEqualTo(Source.KEPT); // the IPv4 part still fits: the pods keep their addresses
+    assertThat(a.subnet()).isEqualTo(Ipv4Subnet.parse("10.3.8.0/24"));
+    assertThat(a.ipv6Subnet()).isNull();
+    assertThat(a.key()).hasToString("10.3.8.0-24");
+  }
+
+  // --- dual stack ------------------------------------------------------------------------------
+
+  /** 10.3.1.0 .. 10.3.25.0 and IPv6 fc00:0:0:1::/64 .. fc00:0:0:ffff::/64 (flannel's defaults for a /48). */
+  private static NetworkConfig dualConfig() throws Exception {
+    return config("\"Network\":\"10.3.0.0/16\",\"SubnetMin\":\"10.3.1.0\",\"SubnetMax\":\"10.3.25.0\","
+        + "\"EnableIPv6\":true,\"IPv6Network\":\"fc00::/48\"");
+  }
+
+  private static SubnetLease dual(String cidr, String cidr6, Inet4Address owner) {
+    return new SubnetLease(Ipv4Subnet.parse(cidr), cidr6 == null ? null : Ipv6Subnet.parse(cidr6),
+        LeaseAttrs.ipv4(owner, "vxlan", null), Instant.EPOCH.plusSeconds(86400), 7, 1);
+  }
+
+  private static Optional<Ipv6Subnet> v6(String cidr) {
+    return Optional.of(Ipv6Subnet.parse(cidr));
+  }
+
+  @Test
+  void dualStackPicksBothFamiliesAtRandomAmongTheFirst100FreeSubnets() throws Exception {
+    NetworkConfig cfg = dualConfig();
+    List<SubnetLease> leases = List.of(dual("10.3.1.0/24", "fc00:0:0:1::/64", OTHER),
+        dual("10.3.2.0/24", "fc00:0:0:3::/64", OTHER), dual("10.3.3.0/24", "fc00:0:0:ff00::/56", OTHER),
+        dual("10.3.31.0/24", "fc00:0:1::/64", OTHER)); // one outside both ranges
+    Set<Ipv6Subnet> seen = new HashSet<>();
+    for (long seed = 0; seed < 400; seed++) {
+      Allocation a = SubnetAllocator.allocate(cfg, leases, US, none(), Optional.empty(), new Random(seed));
+      assertThat(a.source()).isEqualTo(Source.RANDOM);
+      assertThat(a.ipv6Source()).isEqualTo(Source.RANDOM);
+      assertThat(cfg.acceptsV6(a.ipv6Subnet())).isTrue();
+      assertThat(leases).noneMatch(l -> l.ipv6Subnet().overlaps(a.ipv6Subnet()));
+      assertThat(a.key().toString()).matches("10\\.3\\.\\d+\\.0-24&fc00:0:0:[0-9a-f]+::-64");
+      seen.add(a.ipv6Subnet());
+    }
+    // the first 100 free: fc00:0:0:2:: and fc00:0:0:4:: .. fc00:0:0:66:: (0x66 = 102)
+    List<Ipv6Subnet> first100 = SubnetAllocator.freeV6Candidates(cfg, leases, 100);
+    assertThat(first100).hasSize(100).startsWith(Ipv6Subnet.parse("fc00:0:0:2::/64"), Ipv6Subnet.parse("fc00:0:0:4::/64"))
+        .endsWith(Ipv6Subnet.parse("fc00:0:0:66::/64"));
+    assertThat(first100).containsAll(seen);
+    assertThat(seen.size()).isGreaterThan(50);
+  }
+
+  @Test
+  void previousSubnetsAreTakenPerFamilyWhenFreeAndValid() throws Exception {
+    NetworkConfig cfg = dualConfig();
+    List<SubnetLease> leases = List.of(dual("10.3.1.0/24", "fc00:0:0:1::/64", OTHER));
+    Allocation both = SubnetAllocator.allocate(cfg, leases, US, Optional.of(Ipv4Subnet.parse("10.3.6.0/24")),
+        v6("fc00:0:0:9::/64"), new Random(1));
+    assertThat(both.source()).isEqualTo(Source.PREVIOUS);
+    assertThat(both.ipv6Source()).isEqualTo(Source.PREVIOUS);
+    assertThat(both.key()).hasToString("10.3.6.0-24&fc00:0:0:9::-64");
+
+    Allocation v6Taken = SubnetAllocator.allocate(cfg, leases, US, Optional.of(Ipv4Subnet.parse("10.3.6.0/24")),
+        v6("fc00:0:0:1::/64"), new Random(1));
+    assertThat(v6Taken.source()).isEqualTo(Source.PREVIOUS);
+    assertThat(v6Taken.ipv6Source()).isEqualTo(Source.RANDOM);
+    assertThat(v6Taken.ipv6Subnet()).isNotEqualTo(Ipv6Subnet.parse("fc00:0:0:1::/64"));
+
+    for (String bad : new String[] {"fc00:0:1::/64", "fc00:0:0:9::/60", "fd00:0:0:9::/64"}) {
+      Allocation a = SubnetAllocator.allocate(cfg, leases, US, none(), v6(bad), new Random(1));
+      assertThat(a.ipv6Source()).as(bad).isEqualTo(Source.RANDOM);
+    }
+
+    Allocation v4Taken = SubnetAllocator.allocate(cfg, leases, US, Optional.of(Ipv4Subnet.parse("10.3.1.0/24")),
+        v6("fc00:0:0:9::/64"), new Random(1));
+    assertThat(v4Taken.source()).isEqualTo(Source.RANDOM);
+    assertThat(v4Taken.ipv6Source()).isEqualTo(Source.PREVIOUS);
+  }
+
+  @Test
+  void withIpv6OffThePreviousIpv6SubnetIsIgnoredAndKeysStayIpv4Only() throws Exception {
+    Allocation a = SubnetAllocator.allocate(fixtureConfig(), fixtureLeases(), US, none(), v6("fc00:0:0:9::/64"),
+        new Random(1));
+    assertThat(a.ipv6Subnet()).isNull();
+    assertThat(a.ipv6Source()).isNull();
+    assertThat(SubnetAllocator.freeV6Candidates(fixtureConfig(), fixtureLeases(), 100)).isEmpty();
+  }
+
+  @Test
+  void ourLeaseIsReusedOnlyWithAValidIpv6Part() throws Exception {
+    NetworkConfig cfg = dualConfig();
+    SubnetLease ok = dual("10.3.8.0/24", "fc00:0:0:8::/64", US);
+    Allocation reuse = SubnetAllocator.allocate(cfg, List.of(ok), US, none(), Optional.empty(), new Random(1));
+    assertThat(reuse.source()).isEqualTo(Source.REUSE);
+    assertThat(reuse.ipv6Source()).isEqualTo(Source.REUSE);
+    assertThat(reuse.ipv6Subnet()).isEqualTo(ok.ipv6Subnet());
+    assertThat(reuse.existing()).isEqualTo(ok);
+
+    for (String bad : new String[] {null, "fc00:0:0:8::/60", "fc00:0:1::/64", "fd00:0:0:8::/64"}) {
+      SubnetLease l = dual("10.3.8.0/24", bad, US);
+      Allocation a = SubnetAllocator.allocate(cfg, List.of(l, dual("10.3.1.0/24", "fc00:0:0:1::/64", OTHER)), US,
+          none(), v6("fc00:0:0:1::/64") /* taken by OTHER */, new Random(2));
+      assertThat(a.incompatible()).as("IPv6 part %s", bad).containsExactly(l);
+      assertThat(a.source()).isEqualTo(Source.KEPT);
+      assertThat(a.subnet()).isEqualTo(l.subnet());
+      assertThat(a.ipv6Source()).isEqualTo(Source.RANDOM);
+      assertThat(cfg.acceptsV6(a.ipv6Subnet())).isTrue();
+      assertThat(a.ipv6Subnet()).isNotEqualTo(Ipv6Subnet.parse("fc00:0:0:1::/64"));
+      assertThat(a.reservation()).isFalse();
+    }
+  }
+
+  @Test
+  void aValidIpv6PartOfOurReplacedLeaseIsKeptWhenItsIpv4PartNoLongerFits() throws Exception {
+    SubnetLease old = dual("10.3.40.0/24", "fc00:0:0:8::/64", US); // 10.3.40.0 is above SubnetMax
+    Allocation a = SubnetAllocator.allocate(dualConfig(), List.of(old), US, none(), Optional.empty(), new Random(1));
+    assertThat(a.incompatible()).containsExactly(old);
     assertThat(a.source()).isEqualTo(Source.RANDOM);
-    assertThat(a.subnet()).isNotEqualTo(Ipv4Subnet.parse("10.3.8.0/24")); // still overlaps until deleted
+    assertThat(a.ipv6Source()).isEqualTo(Source.KEPT);
+    assertThat(a.ipv6Subnet()).isEqualTo(old.ipv6Subnet());
+  }
+
+  @Test
+  void noFreeIpv6SubnetIsOneClearError() throws Exception {
+    NetworkConfig cfg = config("\"Network\":\"10.3.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fc00::/48\","
+        + "\"IPv6SubnetMin\":\"fc00:0:0:1::\",\"IPv6SubnetMax\":\"fc00:0:0:2::\"");
+    List<SubnetLease> leases = List.of(dual("10.3.1.0/24", "fc00:0:0:1::/64", OTHER),
+        dual("10.3.2.0/24", "fc00:0:0:2::/64", OTHER));
+    assertThatThrownBy(() -> SubnetAllocator.allocate(cfg, leases, US, none(), Optional.empty(), new Random(1)))
+        .isInstanceOf(OutOfSubnetsException.class)
+        .hasMessage("out of IPv6 subnets: every /64 between fc00:0:0:1:: and fc00:0:0:2:: in IPv6Network fc00::/48"
+            + " is leased (2 leases); release unused leases (tartan leases release SUBNET) or widen"
+            + " IPv6SubnetMin/IPv6SubnetMax");
+  }
+
+  @Test
+  void freeCandidatesAreExactlyTheSubnetsNoLeaseOverlapsWhateverTheLeaseLengths() throws Exception {
+    NetworkConfig cfg = config("\"Network\":\"10.3.0.0/16\",\"SubnetLen\":26,\"EnableIPv6\":true,"
+        + "\"IPv6Network\":\"fc00::/56\",\"IPv6SubnetLen\":62");
+    Random r = new Random(7);
+    for (int round = 0; round < 200; round++) {
+      List<SubnetLease> leases = new ArrayList<>();
+      for (int i = 0, n = r.nextInt(40); i < n; i++) {
+        int len4 = 20 + r.nextInt(13); // /20 .. /32, some containing many candidates, some inside one
+        int len6 = 52 + r.nextInt(20);
+        Ipv4Subnet s4 = new Ipv4Subnet(0x0a030000 | r.nextInt(1 << 16), len4);
+        Ipv6Subnet s6 = new Ipv6Subnet(0xfc00000000000000L | r.nextInt(1 << 12) << 4, 0, len6);
+        leases.add(new SubnetLease(s4, s6, LeaseAttrs.ipv4(OTHER, "vxlan", null), null, 0, 1));
+      }
+      List<Ipv4Subnet> want4 = new ArrayList<>();
+      for (long ip = Integer.toUnsignedLong(Ipv4Subnet.toInt(cfg.subnetMin()));
+          ip <= Integer.toUnsignedLong(Ipv4Subnet.toInt(cfg.subnetMax())) && want4.size() < 100; ip += 64) {
+        Ipv4Subnet c = new Ipv4Subnet((int) ip, 26);
+        if (leases.stream().noneMatch(l -> l.subnet().overlaps(c))) {
+          want4.add(c);
+        }
+      }
+      assertThat(SubnetAllocator.freeCandidates(cfg, leases, 100)).isEqualTo(want4);
+      List<Ipv6Subnet> want6 = new ArrayList<>();
+      for (long hi = Ipv6Subnet.of(cfg.ipv6SubnetMin(), 128).high();
+          Long.compareUnsigned(hi, Ipv6Subnet.of(cfg.ipv6SubnetMax(), 128).high()) <= 0 && want6.size() < 100; hi += 4) {
+        Ipv6Subnet c = new Ipv6Subnet(hi, 0, 62);
+        if (leases.stream().noneMatch(l -> l.ipv6Subnet().overlaps(c))) {
+          want6.add(c);
+        }
+      }
+      assertThat(SubnetAllocator.freeV6Candidates(cfg, leases, 100)).isEqualTo(want6);
+    }
   }
 }

@@ -51,6 +51,29 @@ class LeaseJsonTest {
   }
 
   @Test
+  void decodesFlannelsDualStackFormAndRoundTrips() throws Exception {
+    // a dual-stack flanneld's value (docs/flannel-compat.md §1.4): PublicIPv6 and BackendV6Data of flannel-v6.1
+    String flannel = "{\"PublicIP\":\"192.168.64.3\",\"PublicIPv6\":\"fd00:64::3\",\"BackendType\":\"vxlan\","
+        + "\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"c6:d2:32:6f:8f:44\"},"
+        + "\"BackendV6Data\":{\"VNI\":1,\"VtepMAC\":\"6e:0c:1d:9b:3a:10\"}}";
+    LeaseAttrs a = LeaseJson.decode(flannel);
+    assertThat(a.publicIpv6()).isEqualTo(Ipv6Text.parse("fd00:64::3"));
+    assertThat(a.backendDataJson()).isEqualTo("{\"VNI\":1,\"VtepMAC\":\"c6:d2:32:6f:8f:44\"}");
+    assertThat(a.backendV6DataJson()).isEqualTo("{\"VNI\":1,\"VtepMAC\":\"6e:0c:1d:9b:3a:10\"}");
+    assertThat(LeaseJson.encode(a)).isEqualTo(flannel);
+    // other writers: other case, order and address spelling; we re-emit flannel's exact form
+    LeaseAttrs b = LeaseJson.decode("{\"backendv6data\": {\"VNI\": 1, \"VtepMAC\": \"6e:0c:1d:9b:3a:10\"},"
+        + " \"publicipv6\": \"FD00:64:0:0:0:0:0:3\", \"backendtype\": \"vxlan\", \"publicip\": \"192.168.64.3\","
+        + " \"backenddata\": {\"VNI\": 1, \"VtepMAC\": \"c6:d2:32:6f:8f:44\"}}");
+    assertThat(b).isEqualTo(a);
+    assertThat(LeaseJson.encode(b)).isEqualTo(flannel);
+    // IPv6 pods over an IPv4-only underlay: PublicIPv6 stays null
+    String noV6Underlay = "{\"PublicIP\":\"192.168.64.3\",\"PublicIPv6\":null,\"BackendType\":\"vxlan\","
+        + "\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"c6:d2:32:6f:8f:44\"}}";
+    assertThat(LeaseJson.encode(LeaseJson.decode(noV6Underlay))).isEqualTo(noV6Underlay);
+  }
+
+  @Test
   void decodesFlannelsFormAndRoundTrips() throws Exception {
     LeaseAttrs a = LeaseJson.decode(FLANNEL_VXLAN);
     assertThat(a.publicIp()).isEqualTo(ip("192.168.64.3"));

@@ -1,6 +1,7 @@
 package dev.tartan.store.testing;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import dev.tartan.store.AccessDeniedException;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseEvent;
@@ -364,24 +365,28 @@ public final class FakeLeaseStore implements Store {
   }
 
   @Override
-  public SubnetLease acquire(LeaseAttrs attrs, Optional<Ipv4Subnet> previous) throws LeaseStoreException {
+  public SubnetLease acquire(LeaseAttrs attrs, Optional<Ipv4Subnet> previous, Optional<Ipv6Subnet> previousV6)
+      throws LeaseStoreException {
     Objects.requireNonNull(attrs, "attrs");
     Objects.requireNonNull(previous, "previous");
+    Objects.requireNonNull(previousV6, "previousV6");
     data.request(REQUEST_TIMEOUT);
     String value = LeaseJson.encode(attrs);
     try {
       synchronized (data) {
         NetworkConfig cfg = config();
-        SubnetAllocator.Allocation a = SubnetAllocator.allocate(cfg, read(false), attrs.publicIp(), previous, random);
+        SubnetAllocator.Allocation a =
+            SubnetAllocator.allocate(cfg, read(false), attrs.publicIp(), previous, previousV6, random);
         for (SubnetLease stale : a.incompatible()) {
           deleteIfUnchanged(stale);
         }
         if (a.source() == SubnetAllocator.Source.REUSE) {
           return rewrite(a.existing(), attrs, value).orElseThrow(); // under the lock nothing can race us
         }
-        long lease = data.grant(ttl);
-        long rev = data.putKey(keyOf(a.subnet()), value, lease);
-        return new SubnetLease(a.subnet(), null, attrs, data.clock.instant().plus(ttl), lease, rev);
+        long lease = a.reservation() ? 0 : data.grant(ttl);
+        long rev = data.putKey(subnetsPrefix + a.key(), value, lease);
+        return new SubnetLease(a.subnet(), a.ipv6Subnet(), attrs,
+            a.reservation() ? null : data.clock.instant().plus(ttl), lease, rev);
       }
     } finally {
       drainIfNeeded();

@@ -2,18 +2,22 @@ package dev.tartan.store.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseEvent;
 import dev.tartan.store.LeaseListener;
 import dev.tartan.store.LeaseLostException;
 import dev.tartan.store.LeaseStoreException;
+import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.NetworkConfigException;
 import dev.tartan.store.NetworkConfigMissingException;
 import dev.tartan.store.Store;
 import dev.tartan.store.SubnetLease;
+import dev.tartan.store.alloc.OutOfSubnetsException;
 import java.net.Inet4Address;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -337,6 +341,168 @@ public abstract class LeaseStoreContract {
     host().acquire(host("198.51.100.1", "0a:00:00:00:00:01"), Optional.empty());
     Thread.sleep(500);
     assertThat(rec.events()).isEmpty();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // dual stack (EnableIPv6): keys 10.5.N.0-24&fd00:5:0:M::-64
+
+  /** CONFIG with IPv6: three IPv6 subnets fd00:5:0:1::/64 .. fd00:5:0:3::/64. */
+  protected static final String DUAL_CONFIG = "{\"Network\":\"10.5.0.0/16\",\"SubnetMin\":\"10.5.1.0\","
+      + "\"SubnetMax\":\"10.5.20.0\",\"EnableIPv6\":true,\"IPv6Network\":\"fd00:5::/48\","
+      + "\"IPv6SubnetMin\":\"fd00:5:0:1::\",\"IPv6SubnetMax\":\"fd00:5:0:3::\",\"Backend\":{\"Type\":\"vxlan\"}}";
+  private static final String OTHER_V6_CONFIG = DUAL_CONFIG.replace("fd00:5:", "fd00:6:");
+
+  private Store dualConfigured() throws Exception {
+    Store s = host();
+    s.putConfig(DUAL_CONFIG, false);
+    return s;
+  }
+
+  /** A dual-stack vxlan host as flannel publishes it (§1.4): PublicIPv6 and BackendV6Data. */
+  protected static LeaseAttrs dualHost(String publicIp, String publicIpv6, String mac, String mac6) {
+    return new LeaseAttrs(ip(publicIp), dev.tartan.net.Ipv6Text.parse(publicIpv6), "vxlan",
+        "{\"VNI\":1,\"VtepMAC\":\"" + mac + "\"}", "{\"VNI\":1,\"VtepMAC\":\"" + mac6 + "\"}");
+  }
+
+  private static Ipv6Subnet net6(String cidr) {
+    return Ipv6Subnet.parse(cidr);
+  }
+
+  @Test
+  void dualStackHostsGetDistinctIpv4AndIpv6SubnetsUnderOneKeyEach() throws Exception {
+    Store admin = dualConfigured();
+    Recorder rec = new Recorder();
+    opened.add(host().watch(rec));
+    LeaseAttrs a = dualHost("198.51.100.1", "2001:db8::1", "0a:00:00:00:00:01", "0a:00:00:00:06:01");
+    LeaseAttrs b = dualHost("198.51.100.2", "2001:db8::2", "0a:00:00:00:00:02", "0a:00:00:00:06:02");
+    SubnetLease la = host().acquire(a, Optional.empty(), Optional.empty());
+    SubnetLease lb = host().acquire(b, Optional.empty(), Optional.empty());
+
+    NetworkConfig cfg = admin.networkConfig();
+    assertThat(List.of(la, lb)).allSatisfy(l -> {
+      assertThat(cfg.accepts(l.subnet())).isTrue();
+      assertThat(cfg.acceptsV6(l.ipv6Subnet())).as("IPv6 part %s", l.ipv6Subnet()).isTrue();
+    });
+    assertThat(la.subnet()).isNotEqualTo(lb.subnet());
+    assertThat(la.ipv6Subnet()).isNotEqualTo(lb.ipv6Subnet());
+    assertThat(admin.list()).extracting(SubnetLease::subnet, SubnetLease::ipv6Subnet, SubnetLease::attrs)
+        .containsExactlyInAnyOrder(tuple(la.subnet(), la.ipv6Subnet(), a), tuple(lb.subnet(), lb.ipv6Subnet(), b));
+
+    await().atMost(EVENTS).until(() -> rec.events().size() >= 2);
+    assertThat(rec.events()).extracting(e -> e.lease().ipv6Subnet())
+        .containsExactly(la.ipv6Subnet(), lb.ipv6Subnet());
+    assertThat(rec.events()).extracting(e -> e.lease().attrs()).containsExactly(a, b);
+  }
+
+  @Test
+  void thePreviousIpv6SubnetIsTakenWhenFreeIndependentlyOfIpv4() throws Exception {
+    Store admin = dualConfigured();
+    SubnetLease a = host().acquire(dualHost("198.51.100.1", "2001:db8::1", "0a:00:00:00:00:01",
+        "0a:00:00:00:06:01"), Optional.of(net("10.5.7.0/24")), Optional.of(net6("fd00:5:0:2::/64")));
+    assertThat(a.subnet()).isEqualTo(net("10.5.7.0/24"));
+    assertThat(a.ipv6Subnet()).isEqualTo(net6("fd00:5:0:2::/64"));
+
+    // IPv4 previous free, IPv6 previous taken: IPv4 kept, IPv6 picked among the free ones
+    SubnetLease b = host().acquire(dualHost("198.51.100.2", "2001:db8::2", "0a:00:00:00:00:02",
+        "0a:00:00:00:06:02"), Optional.of(net("10.5.8.0/24")), Optional.of(net6("fd00:5:0:2::/64")));
+    assertThat(b.subnet()).isEqualTo(net("10.5.8.0/24"));
+    assertThat(b.ipv6Subnet()).isIn(net6("fd00:5:0:1::/64"), net6("fd00:5:0:3::/64"));
+
+    // an IPv6 previous outside the IPv6 range is ignored
+    SubnetLease c = host().acquire(dualHost("198.51.100.3", "2001:db8::3", "0a:00:00:00:00:03",
+        "0a:00:00:00:06:03"), Optional.empty(), Optional.of(net6("fd00:5:0:9::/64")));
+    assertThat(admin.networkConfig().acceptsV6(c.ipv6Subnet())).isTrue();
+    assertThat(admin.list()).extracting(SubnetLease::ipv6Subnet).doesNotHaveDuplicates().hasSize(3);
+  }
+
+  @Test
+  void renewKeepsTheDualStackKey() throws Exception {
+    Store admin = dualConfigured();
+    Store s = host();
+    LeaseAttrs attrs = dualHost("198.51.100.1", "2001:db8::1", "0a:00:00:00:00:01", "0a:00:00:00:06:01");
+    SubnetLease l = s.acquire(attrs, Optional.empty(), Optional.empty());
+    SubnetLease r = s.renew(s.renew(l), Duration.ofSeconds(30));
+    assertThat(r.subnet()).isEqualTo(l.subnet());
+    assertThat(r.ipv6Subnet()).isEqualTo(l.ipv6Subnet());
+    assertThat(admin.list()).singleElement().satisfies(x -> {
+      assertThat(x.ipv6Subnet()).isEqualTo(l.ipv6Subnet());
+      assertThat(x.attrs()).isEqualTo(attrs);
+    });
+    SubnetLease again = host().acquire(attrs, Optional.empty(), Optional.empty()); // a restart reuses it
+    assertThat(again.ipv6Subnet()).isEqualTo(l.ipv6Subnet());
+    assertThat(admin.list()).hasSize(1);
+  }
+
+  @Test
+  void turningIpv6OnReplacesOurIpv4OnlyLeaseWithADualStackKeyThatKeepsTheIpv4Subnet() throws Exception {
+    Store admin = configured();
+    Store s = host();
+    SubnetLease v4 = s.acquire(host("198.51.100.1", "0a:00:00:00:00:01"), Optional.empty());
+    assertThat(v4.ipv6Subnet()).isNull();
+
+    admin.putConfig(DUAL_CONFIG, true);
+    LeaseAttrs dual = dualHost("198.51.100.1", "2001:db8::1", "0a:00:00:00:00:01", "0a:00:00:00:06:01");
+    SubnetLease l = host().acquire(dual, Optional.of(v4.subnet()), Optional.empty());
+    assertThat(l.subnet()).isEqualTo(v4.subnet());
+    assertThat(admin.networkConfig().acceptsV6(l.ipv6Subnet())).isTrue();
+    assertThat(admin.list()).singleElement().satisfies(x -> {
+      assertThat(x.subnet()).isEqualTo(v4.subnet());
+      assertThat(x.ipv6Subnet()).isEqualTo(l.ipv6Subnet());
+    });
+    assertThatThrownBy(() -> s.renew(v4)).isInstanceOf(LeaseLostException.class); // the old key is gone
+  }
+
+  @Test
+  void anIpv6PartOutsideTheIpv6RangeIsReplacedAndTurningIpv6OffDropsIt() throws Exception {
+    Store admin = dualConfigured();
+    LeaseAttrs dual = dualHost("198.51.100.1", "2001:db8::1", "0a:00:00:00:00:01", "0a:00:00:00:06:01");
+    SubnetLease first = host().acquire(dual, Optional.empty(), Optional.empty());
+
+    admin.putConfig(OTHER_V6_CONFIG, true); // IPv6Network fd00:6::/48
+    SubnetLease moved = host().acquire(dual, Optional.of(first.subnet()), Optional.of(first.ipv6Subnet()));
+    assertThat(moved.subnet()).isEqualTo(first.subnet());
+    assertThat(moved.ipv6Subnet()).isNotNull();
+    assertThat(net6("fd00:6::/48").contains(moved.ipv6Subnet())).isTrue();
+    assertThat(admin.list()).singleElement().extracting(SubnetLease::ipv6Subnet).isEqualTo(moved.ipv6Subnet());
+
+    admin.putConfig(CONFIG, true); // IPv6 off: a key with an IPv6 part is not reused
+    SubnetLease v4 = host().acquire(host("198.51.100.1", "0a:00:00:00:00:01"), Optional.empty(),
+        Optional.of(moved.ipv6Subnet()));
+    assertThat(v4.subnet()).isEqualTo(first.subnet());
+    assertThat(v4.ipv6Subnet()).isNull();
+    assertThat(admin.list()).singleElement().extracting(SubnetLease::ipv6Subnet).isNull();
+  }
+
+  @Test
+  void noFreeIpv6SubnetIsOneClearErrorAndWritesNothing() throws Exception {
+    Store admin = dualConfigured();
+    for (int i = 1; i <= 3; i++) {
+      host().acquire(dualHost("198.51.100." + i, "2001:db8::" + i, "0a:00:00:00:00:0" + i, "0a:00:00:00:06:0" + i),
+          Optional.empty(), Optional.empty());
+    }
+    assertThatThrownBy(() -> host().acquire(dualHost("198.51.100.4", "2001:db8::4", "0a:00:00:00:00:04",
+        "0a:00:00:00:06:04"), Optional.empty(), Optional.empty()))
+        .isInstanceOf(OutOfSubnetsException.class)
+        .hasMessageStartingWith("out of IPv6 subnets: every /64 between fd00:5:0:1:: and fd00:5:0:3:: in "
+            + "IPv6Network fd00:5::/48 is leased (3 leases)")
+        .hasMessageNotContaining("\n");
+    assertThat(admin.list()).hasSize(3);
+  }
+
+  @Test
+  void ourReservationStaysAReservationWhenItGainsItsIpv6Part() throws Exception {
+    Store admin = configured();
+    admin.reserve(net("10.5.9.0/24"), ip("198.51.100.3"));
+    admin.putConfig(DUAL_CONFIG, true);
+    SubnetLease got = host().acquire(dualHost("198.51.100.3", "2001:db8::3", "0a:00:00:00:00:03",
+        "0a:00:00:00:06:03"), Optional.empty(), Optional.empty());
+    assertThat(got.subnet()).isEqualTo(net("10.5.9.0/24"));
+    assertThat(got.ipv6Subnet()).isNotNull();
+    assertThat(got.reserved()).isTrue();
+    assertThat(admin.list()).singleElement().satisfies(l -> {
+      assertThat(l.reserved()).isTrue();
+      assertThat(l.ipv6Subnet()).isEqualTo(got.ipv6Subnet());
+    });
   }
 
   /** Records snapshots and events in the order delivered. */
