@@ -1,0 +1,56 @@
+package dev.tartan.agent.backend;
+
+import static dev.tartan.agent.routing.TestLeases.ip;
+import static dev.tartan.agent.routing.TestLeases.net;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tartan.agent.netlink.rtnl.FakeRtNetlink;
+import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.Route;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/** The on-link decision: the kernel's route to the peer has no gateway and leaves through the underlay. */
+class DirectRoutesTest {
+  static final int ETH = 2;
+
+  static Optional<Route> via(String gateway, int link) {
+    return Optional.of(new Route(net("198.51.100.7/32"), gateway == null ? null : ip(gateway), link, false,
+        Route.TABLE_MAIN, 2));
+  }
+
+  @Test
+  void onLinkWhenTheRouteHasNoGatewayAndLeavesThroughTheUnderlay() {
+    assertThat(DirectRoutes.decide(ip("198.51.100.7"), via(null, ETH), ETH, "eth0")).isNull();
+  }
+
+  @Test
+  void notOnLinkBehindAGatewayOnAnotherDeviceOrWithoutARoute() {
+    assertThat(DirectRoutes.decide(ip("203.0.113.7"), via("198.51.100.254", ETH), ETH, "eth0"))
+        .isEqualTo("the kernel routes 203.0.113.7 via the gateway 198.51.100.254 (not on-link)");
+    assertThat(DirectRoutes.decide(ip("198.51.100.7"), via(null, 9), ETH, "eth0"))
+        .isEqualTo("the kernel routes 198.51.100.7 through ifindex 9, not eth0");
+    assertThat(DirectRoutes.decide(ip("192.0.2.7"), Optional.empty(), ETH, "eth0"))
+        .isEqualTo("the kernel has no route to 192.0.2.7");
+  }
+
+  @Test
+  void theDirectRouteGoesViaThePublicIpNotOnlinkProtoTartan() {
+    Route r = DirectRoutes.route(net("10.244.3.0/24"), ip("198.51.100.3"), ETH);
+    assertThat(r).isEqualTo(new Route(net("10.244.3.0/24"), ip("198.51.100.3"), ETH, false, Route.TABLE_MAIN,
+        Route.PROTO_TARTAN));
+  }
+
+  @Test
+  void theKernelTestAsksForTheRouteToTheAddressWithoutADump() throws Exception {
+    FakeRtNetlink nl = new FakeRtNetlink();
+    Link eth0 = nl.addLink("eth0", ip("198.51.100.1"));
+    nl.replaceRoute(new Route(net("0.0.0.0/0"), ip("198.51.100.254"), eth0.index(), false, Route.TABLE_MAIN, 3));
+    nl.clearCalls();
+    DirectRoutes.OnLink test = DirectRoutes.kernel(nl, eth0.index(), "eth0");
+    assertThat(test.notOnLink(ip("198.51.100.9"))).isNull();
+    assertThat(test.notOnLink(ip("203.0.113.9"))).contains("via the gateway 198.51.100.254");
+    assertThat(nl.dumps()).isZero();
+    assertThat(nl.calls()).extracting(FakeRtNetlink.Call::op).containsExactly("routeTo", "routeTo");
+  }
+}
