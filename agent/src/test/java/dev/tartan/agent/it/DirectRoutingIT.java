@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Timeout;
  * flannel node F (3, vxlan with DirectRouting) on one L2, Tartan host C (4) on another L2 behind a
  * router. A↔B and A↔F are direct (only the route; traffic leaves {@code flannel.1}'s counters
  * alone), A↔C is VXLAN (neighbour, FDB, onlink route); every peer is exactly one of the two. F
- * moving to the far L2 switches it to VXLAN; a direct route deleted by hand comes back.
+ * moving to the far L2 switches it to VXLAN on A and B and to a direct route on C; a direct route
+ * deleted by hand comes back.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(300)
@@ -68,7 +69,7 @@ class DirectRoutingIT {
     macs.put(F, flannel.vtepMac);
 
     for (int h : List.of(A, B, C)) {
-      agents.put(h, bed.startAgent(h, "--resync-interval", "2s"));
+      agents.put(h, bed.startAgent(h, "--ip-masq", "--resync-interval", "2s"));
     }
     for (int h : List.of(A, B, C)) {
       awaitReady(h);
@@ -202,19 +203,21 @@ class DirectRoutingIT {
     publicIps.put(F, FlannelNode.moveToFarL2(bed, F));
     flannel.publicIp = publicIps.get(F);
     flannel.vxlanDevice(macs.get(F));
-    for (int h : List.of(A, B, C)) {
+    for (int h : List.of(A, B)) {
       flannel.vxlanPeer(subnets.get(h), publicIps.get(h), macs.get(h));
     }
+    flannel.directRoute(subnets.get(C), publicIps.get(C)); // now on C's L2
     flannel.publish("vxlan");
 
     TreeSet<String> wantA = expected(List.of(direct(B), vxlan(F), vxlan(C)));
     assertThat(Testbed.await(Duration.ofSeconds(30), () -> kernel(A).equals(wantA)))
         .as("A switched F to vxlan: %s; log:\n%s", kernel(A), agents.get(A).log()).isTrue();
-    TreeSet<String> wantC = expected(List.of(vxlan(A), vxlan(B), vxlan(F)));
+    TreeSet<String> wantC = expected(List.of(vxlan(A), vxlan(B), direct(F)));
     assertThat(Testbed.await(Duration.ofSeconds(30), () -> kernel(C).equals(wantC))).as("C: %s", kernel(C)).isTrue();
     assertThat(agents.get(A).log()).contains("peer " + F_SUBNET + "/24 via " + publicIps.get(F)
         + " now reached by vxlan, vtep " + macs.get(F) + " (was a direct route via 198.51.100." + F + ")");
     assertThat(bed.ping(bed.container(A, 1), containers.get(F))).isTrue();
     assertThat(bed.ping(bed.container(F, 1), containers.get(B))).isTrue();
+    assertThat(bed.ping(bed.container(C, 1), containers.get(F))).as("C and F now share an L2").isTrue();
   }
 }

@@ -72,12 +72,16 @@ final class FlannelNode {
     vtepMac = bed.ipJson(ns, "link", "show", "flannel.1").get(0).path("address").asText();
   }
 
-  /** The subnet file flanneld writes (the CNI plugin reads it to attach containers). */
+  /**
+   * The subnet file flanneld writes with {@code --ip-masq} (the CNI plugin reads it to attach
+   * containers; without it the CNI bridge would masquerade pod-to-pod traffic). Pod-to-pod traffic
+   * is never masqueraded by flanneld's rules, so they are not installed here.
+   */
   void subnetFile(int mtu) {
     String gw = subnet.substring(0, subnet.lastIndexOf('.')) + ".1";
     try {
       Files.writeString(bed.subnetFile(h), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=" + gw + "/24\nFLANNEL_MTU="
-          + mtu + "\nFLANNEL_IPMASQ=false\n");
+          + mtu + "\nFLANNEL_IPMASQ=true\n");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -542,6 +542,9 @@ public final class FakeRtNetlink implements RtNetlink {
   @Override
   public Optional<Route> routeTo(java.net.Inet4Address ip) throws NetlinkException {
     return run("routeTo", ip, () -> {
+      if (addresses.stream().anyMatch(a -> a.address().equals(ip))) {
+        return Optional.<Route>empty(); // local
+      }
       Route best = null;
       for (Route r : routes.values()) {
         if (r.table() == Route.TABLE_MAIN && r.dst().contains(ip)
