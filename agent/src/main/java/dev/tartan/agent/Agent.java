@@ -22,7 +22,6 @@ import dev.tartan.agent.firewall.Sysctl;
 import dev.tartan.agent.firewall.TrafficRules;
 import dev.tartan.agent.firewall.VxlanPeerFilter;
 import dev.tartan.agent.metrics.AgentMetrics;
-import dev.tartan.agent.netlink.rtnl.Link;
 import dev.tartan.agent.netlink.rtnl.NetlinkMonitor;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
