@@ -315,7 +315,16 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
     if (recompute) {
       desired = overlay.desired(table.remotes());
       conflicts = !desired.conflicts().isEmpty();
+      Map<Ipv4Subnet, PeerEntries> before = !f.summary() && overlay.kernelDecides() ? applied.copy() : null;
       applied.replaceWith(desired);
+      if (before != null) { // the kernel's answer changed for a peer: it switches form (one line each)
+        before.forEach((s, was) -> {
+          PeerEntries is = applied.get(s);
+          if (is != null && is.isDirect() != was.isDirect()) {
+            peerLog.changed(was, is);
+          }
+        });
+      }
       lastDesired = new DesiredState(desired.link(), Set.of(), Set.of(), Set.of(), desired.skipped(),
           desired.conflicts(), desired.directLink()); // without the entries: those are in `applied`
     } else {

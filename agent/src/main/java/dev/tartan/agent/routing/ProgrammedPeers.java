@@ -31,6 +31,11 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
     return byMac.get(mac);
   }
 
+  /** Every peer programmed now, by subnet (a copy). */
+  Map<Ipv4Subnet, PeerEntries> copy() {
+    return new HashMap<>(bySubnet);
+  }
+
   int size() {
     return bySubnet.size();
   }

@@ -127,7 +127,8 @@ class PeerSyncDirectTest {
     nl.replaceRoute(new Route(net("198.51.100.0/24"), ip("198.51.100.254"), eth0.index(), true, Route.TABLE_MAIN,
         Route.PROTO_BOOT));
     clock.advance(RESYNC.plusSeconds(1));
-    sync.runPass();
+    ReconcileResult r = sync.runPass();
+    assertThat(r.routes().added()).isEqualTo(1); // 10.244.2.0/24 replaced by its VXLAN route
 
     assertThat(kernel()).containsExactly(
         "fdb 5a:00:00:00:00:02 198.51.100.2",
