@@ -223,7 +223,11 @@ public final class Agent implements AutoCloseable {
     DriftWatcher drift = new DriftWatcher(peers.programmed(), net.deviceName(), net.bridgeName(),
         peers::repair, name -> { }); // the watcher logs it; the next pass recreates the device
     metrics.drift(drift::counts);
-    NetlinkMonitor monitor = RtNetlinkClient.monitor(null, drift);
+    BackendNetwork backendNet = net;
+    NetlinkMonitor monitor = RtNetlinkClient.monitor(null, event -> {
+      backendNet.kernelChanged(event); // first: a pass the drift asks for must not use stale on-link answers
+      drift.accept(event);
+    });
     closers.add(monitor);
     while (!peers.awaitKernelSynced(Duration.ofSeconds(30))) {
       log.warn("first peer sync not done after 30 s: {}", peers.lastError());

@@ -1,6 +1,7 @@
 package dev.tartan.agent.backend;
 
 import dev.tartan.agent.netlink.NetlinkException;
+import dev.tartan.agent.netlink.rtnl.NetlinkEvent;
 import dev.tartan.agent.routing.PeerOverlay;
 import dev.tartan.net.Ipv4Subnet;
 
@@ -36,4 +37,11 @@ public interface BackendNetwork extends PeerOverlay {
 
   /** One phrase for the start-up log ({@code vxlan device flannel.1 (...)}). */
   String describe();
+
+  /**
+   * A kernel notification from the netlink monitor (its thread; must not block): a backend that
+   * remembers the kernel's routes to its peers forgets them when they may have changed.
+   */
+  default void kernelChanged(NetlinkEvent event) {
+  }
 }

@@ -4,7 +4,9 @@ import static dev.tartan.agent.routing.TestLeases.ip;
 import static dev.tartan.agent.routing.TestLeases.net;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tartan.agent.netlink.rtnl.Address;
 import dev.tartan.agent.netlink.rtnl.FakeRtNetlink;
+import dev.tartan.agent.netlink.rtnl.NetlinkEvent;
 import dev.tartan.agent.netlink.rtnl.Link;
 import dev.tartan.agent.netlink.rtnl.Route;
 import java.util.Optional;
@@ -52,5 +54,23 @@ class DirectRoutesTest {
     assertThat(test.notOnLink(ip("203.0.113.9"))).contains("via the gateway 198.51.100.254");
     assertThat(nl.dumps()).isZero();
     assertThat(nl.calls()).extracting(FakeRtNetlink.Call::op).containsExactly("routeTo", "routeTo");
+  }
+
+  @Test
+  void answersAreRememberedUntilARouteAddressOrLinkOfSomeoneElseChanges() throws Exception {
+    FakeRtNetlink nl = new FakeRtNetlink();
+    Link eth0 = nl.addLink("eth0", ip("198.51.100.1"));
+    DirectRoutes.Cached test = DirectRoutes.kernel(nl, eth0.index(), "eth0");
+    assertThat(test.notOnLink(ip("198.51.100.9"))).isNull();
+    assertThat(test.notOnLink(ip("198.51.100.9"))).isNull();
+    assertThat(nl.calls()).extracting(FakeRtNetlink.Call::op).containsExactly("routeTo");
+
+    test.kernelChanged(new NetlinkEvent.RouteChanged(DirectRoutes.route(net("10.244.3.0/24"), ip("198.51.100.9"),
+        eth0.index()), false)); // one of ours: changes no answer
+    assertThat(test.size()).isEqualTo(1);
+    test.kernelChanged(new NetlinkEvent.AddressChanged(new Address(eth0.index(), ip("198.51.100.1"), 24), true));
+    assertThat(test.size()).isZero();
+    nl.deleteAddress(new Address(eth0.index(), ip("198.51.100.1"), 24));
+    assertThat(test.notOnLink(ip("198.51.100.9"))).isEqualTo("the kernel has no route to 198.51.100.9");
   }
 }

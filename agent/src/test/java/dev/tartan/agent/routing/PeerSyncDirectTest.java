@@ -58,7 +58,10 @@ class PeerSyncDirectTest {
     sync = new PeerSync(network, new Reconciler(nl, log), log, OWN, RESYNC, Duration.ZERO, clock,
         UnaryOperator.identity());
     drift = new DriftWatcher(sync.programmed(), network.deviceName(), "cni0", sync::repair, name -> { });
-    nl.monitor(drift);
+    nl.monitor(event -> {
+      network.kernelChanged(event);
+      drift.accept(event);
+    });
     sync.onSnapshot(List.of(P2, P3));
     sync.runPass();
     nl.clearCalls();
@@ -137,6 +140,20 @@ class PeerSyncDirectTest {
         "neigh 10.244.3.0 5a:00:00:00:00:03",
         "route 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink",
         "route 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink");
+  }
+
+  @Test
+  void aResyncAsksTheKernelOnlyAfterItsRoutesChanged() throws Exception {
+    clock.advance(RESYNC.plusSeconds(1));
+    sync.runPass();
+    assertThat(nl.calls()).extracting(FakeRtNetlink.Call::op).doesNotContain("routeTo"); // answers remembered
+
+    nl.replaceRoute(new Route(net("192.0.2.0/24"), ip("198.51.100.254"), eth0.index(), false, Route.TABLE_MAIN,
+        Route.PROTO_BOOT)); // someone's route: every answer is forgotten
+    nl.clearCalls();
+    clock.advance(RESYNC.plusSeconds(1));
+    sync.runPass();
+    assertThat(nl.calls()).extracting(FakeRtNetlink.Call::op).filteredOn("routeTo"::equals).hasSize(2);
   }
 
   @Test

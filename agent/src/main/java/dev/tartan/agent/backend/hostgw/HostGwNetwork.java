@@ -25,7 +25,7 @@ public final class HostGwNetwork implements BackendNetwork {
   private final String underlayName;
   private final int mtu;
   private final String bridgeName;
-  private final DirectRoutes.OnLink onLink;
+  private final DirectRoutes.Cached onLink;
   private volatile Ipv4Subnet ownSubnet;
 
   /**
@@ -86,6 +86,13 @@ public final class HostGwNetwork implements BackendNetwork {
   @Override
   public String notReady() {
     return null;
+  }
+
+  @Override
+  public void kernelChanged(dev.tartan.agent.netlink.rtnl.NetlinkEvent event) {
+    if (onLink != null) {
+      onLink.kernelChanged(event);
+    }
   }
 
   @Override

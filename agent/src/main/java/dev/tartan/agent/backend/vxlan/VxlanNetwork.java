@@ -35,7 +35,7 @@ public final class VxlanNetwork implements BackendNetwork {
   private final String bridgeName;
   private final int mtu;
   private final int underlayIndex;
-  private final DirectRoutes.OnLink onLink; // DirectRouting, else null
+  private final DirectRoutes.Cached onLink; // DirectRouting, else null
   private volatile VxlanSpec spec;
   private volatile Link device;
   private volatile Ipv4Subnet ownSubnet;
@@ -83,6 +83,13 @@ public final class VxlanNetwork implements BackendNetwork {
   public String notReady() {
     Link d = device;
     return d == null || !d.up() ? config.deviceName() + " is not up" : null;
+  }
+
+  @Override
+  public void kernelChanged(dev.tartan.agent.netlink.rtnl.NetlinkEvent event) {
+    if (onLink != null) {
+      onLink.kernelChanged(event);
+    }
   }
 
   @Override
