@@ -22,6 +22,7 @@ import dev.tartan.agent.firewall.Sysctl;
 import dev.tartan.agent.firewall.TrafficRules;
 import dev.tartan.agent.firewall.VxlanPeerFilter;
 import dev.tartan.agent.metrics.AgentMetrics;
+import dev.tartan.agent.netlink.rtnl.NetlinkEvent;
 import dev.tartan.agent.netlink.rtnl.NetlinkMonitor;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
@@ -229,6 +230,7 @@ public final class Agent implements AutoCloseable {
       drift.accept(event);
     });
     closers.add(monitor);
+    backendNet.kernelChanged(new NetlinkEvent.Overrun()); // what changed before the monitor ran is unknown
     while (!peers.awaitKernelSynced(Duration.ofSeconds(30))) {
       log.warn("first peer sync not done after 30 s: {}", peers.lastError());
     }
@@ -247,8 +249,8 @@ public final class Agent implements AutoCloseable {
     notReady = null;
     String status = "subnet " + acquired.subnet() + ", " + peers.size() + " peers";
     notify.ready(status);
-    log.info("ready: {} on {} ({}), {}", net.backendType(), external.name(), external.publicIp().getHostAddress(),
-        status);
+    log.info("ready: {} on {} ({}), {}", net.deviceName() != null ? net.deviceName() : net.backendType(),
+        external.name(), external.publicIp().getHostAddress(), status);
   }
 
   /** Blocks until {@link #close()}. */
