@@ -1,6 +1,7 @@
 package dev.tartan.agent.backend;
 
 import dev.tartan.agent.netlink.NetlinkException;
+import dev.tartan.agent.netlink.rtnl.Link;
 import dev.tartan.agent.netlink.rtnl.NetlinkEvent;
 import dev.tartan.agent.netlink.rtnl.Route;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
@@ -9,6 +10,7 @@ import java.net.Inet4Address;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -79,10 +81,18 @@ public final class DirectRoutes {
     private final Map<Inet4Address, Answer> answers = new ConcurrentHashMap<>();
     private final AtomicLong generation = new AtomicLong();
 
+    /** Links seen up: only such a link going down or away takes routes with it (without route events). */
+    private final Set<Integer> up = ConcurrentHashMap.newKeySet();
+
     Cached(RtNetlink nl, int underlay, String underlayName) {
       this.nl = Objects.requireNonNull(nl, "nl");
       this.underlay = underlay;
       this.underlayName = Objects.requireNonNull(underlayName, "underlayName");
+      try {
+        nl.links().stream().filter(Link::up).forEach(l -> up.add(l.index()));
+      } catch (NetlinkException e) {
+        up.add(underlay); // unknown: at least the underlay going down is noticed
+      }
     }
 
     @Override
@@ -108,14 +118,25 @@ public final class DirectRoutes {
     }
 
     /**
-     * Forgets every answer when {@code e} may change a route lookup: an address, link or route
+     * Forgets every answer when {@code e} may change a route lookup: an address change, a route
      * change (except our own {@code proto tartan} routes, which only carry the overlay's subnets),
-     * or lost events. Called on the monitor's thread; never blocks.
+     * a link that was up going down or away (not a bridge port), or lost events. Called on the
+     * monitor's thread; never blocks.
      */
     public void kernelChanged(NetlinkEvent e) {
-      boolean ours = e instanceof NetlinkEvent.RouteChanged rc && rc.route().protocol() == Route.PROTO_TARTAN;
-      boolean relevant = e instanceof NetlinkEvent.AddressChanged || e instanceof NetlinkEvent.LinkChanged
-          || e instanceof NetlinkEvent.Overrun || (e instanceof NetlinkEvent.RouteChanged && !ours);
+      boolean relevant;
+      if (e instanceof NetlinkEvent.RouteChanged rc) {
+        relevant = rc.route().protocol() != Route.PROTO_TARTAN;
+      } else if (e instanceof NetlinkEvent.LinkChanged lc) {
+        // a link that was up going down or away flushes its routes without route events; a new link
+        // (created down) or a bridge port (a container's veth) carries none; a link coming up
+        // brings its routes back with route events
+        Link l = lc.link();
+        boolean wasUp = lc.deleted() || !l.up() ? up.remove(l.index()) : !up.add(l.index());
+        relevant = l.master() == 0 && wasUp && (lc.deleted() || !l.up());
+      } else {
+        relevant = e instanceof NetlinkEvent.AddressChanged || e instanceof NetlinkEvent.Overrun;
+      }
       if (relevant) {
         generation.incrementAndGet();
         answers.clear();

@@ -50,6 +50,7 @@ class DirectRoutesTest {
     nl.replaceRoute(new Route(net("0.0.0.0/0"), ip("198.51.100.254"), eth0.index(), false, Route.TABLE_MAIN, 3));
     nl.clearCalls();
     DirectRoutes.OnLink test = DirectRoutes.kernel(nl, eth0.index(), "eth0");
+    nl.clearCalls(); // the links it starts from
     assertThat(test.notOnLink(ip("198.51.100.9"))).isNull();
     assertThat(test.notOnLink(ip("203.0.113.9"))).contains("via the gateway 198.51.100.254");
     assertThat(nl.dumps()).isZero();
@@ -61,6 +62,7 @@ class DirectRoutesTest {
     FakeRtNetlink nl = new FakeRtNetlink();
     Link eth0 = nl.addLink("eth0", ip("198.51.100.1"));
     DirectRoutes.Cached test = DirectRoutes.kernel(nl, eth0.index(), "eth0");
+    nl.clearCalls();
     assertThat(test.notOnLink(ip("198.51.100.9"))).isNull();
     assertThat(test.notOnLink(ip("198.51.100.9"))).isNull();
     assertThat(nl.calls()).extracting(FakeRtNetlink.Call::op).containsExactly("routeTo");
@@ -72,5 +74,23 @@ class DirectRoutesTest {
     assertThat(test.size()).isZero();
     nl.deleteAddress(new Address(eth0.index(), ip("198.51.100.1"), 24));
     assertThat(test.notOnLink(ip("198.51.100.9"))).isEqualTo("the kernel has no route to 198.51.100.9");
+  }
+
+  @Test
+  void aContainersVethComingAndGoingKeepsTheAnswersTheUnderlayGoingDownDropsThem() throws Exception {
+    FakeRtNetlink nl = new FakeRtNetlink();
+    Link eth0 = nl.addLink("eth0", ip("198.51.100.1"));
+    DirectRoutes.Cached test = DirectRoutes.kernel(nl, eth0.index(), "eth0");
+    test.notOnLink(ip("198.51.100.9"));
+    Link veth = new Link(40, "veth1", "veth", 1500, "02:00:00:00:00:40", 0, 0, java.util.Optional.empty());
+    test.kernelChanged(new NetlinkEvent.LinkChanged(veth, false)); // created, down
+    Link port = new Link(40, "veth1", "veth", 1500, "02:00:00:00:00:40", 1, 7, java.util.Optional.empty());
+    test.kernelChanged(new NetlinkEvent.LinkChanged(port, false)); // in the bridge, up
+    test.kernelChanged(new NetlinkEvent.LinkChanged(port, true)); // the container is gone
+    assertThat(test.size()).isEqualTo(1);
+
+    Link down = new Link(eth0.index(), "eth0", "veth", 1500, eth0.mac(), 0, 0, java.util.Optional.empty());
+    test.kernelChanged(new NetlinkEvent.LinkChanged(down, false));
+    assertThat(test.size()).isZero();
   }
 }

@@ -159,6 +159,16 @@ class DirectRoutingIT {
 
   @Test
   @Order(2)
+  void doctorFindsTheMixOfDirectAndVxlanPeersConsistent() {
+    for (int h : List.of(A, C)) {
+      Cmd.Result r = FlannelNode.doctor(bed, h);
+      assertThat(r.exit()).as("doctor on host %d:\n%s%s", h, r.out(), r.err()).isZero();
+      assertThat(r.out()).contains("3 peers checked");
+    }
+  }
+
+  @Test
+  @Order(2)
   void everyContainerReachesEveryOtherAndDirectTrafficBypassesVxlan() {
     List<String> failures = new ArrayList<>();
     for (int from : containers.keySet()) {

@@ -120,6 +120,15 @@ final class FlannelNode {
     Cmd.run("ip", "-n", ns, "route", "replace", peerSubnet + "/24", "via", peerSubnet, "dev", "flannel.1", "onlink");
   }
 
+  /** {@code tartan doctor} inside Tartan host {@code h} (the shaded jar), as an operator runs it there. */
+  static Cmd.Result doctor(Testbed bed, int h) {
+    java.util.List<String> argv = new java.util.ArrayList<>(java.util.List.of(Cmd.inNs(bed.host(h), "java")));
+    argv.addAll(Testbed.AGENT_JVM);
+    argv.addAll(java.util.List.of("-jar", Testbed.agentJar().toString(), "doctor",
+        "--etcd-endpoints", bed.etcdEndpoints(), "--subnet-file", bed.subnetFile(h).toString()));
+    return Cmd.exec(argv, null);
+  }
+
   /** The VtepMAC of Tartan host {@code p}'s {@code flannel.1}. */
   static String macOf(Testbed bed, int p) {
     JsonNode l = bed.ipJson(bed.host(p), "link", "show", "flannel.1").get(0);

@@ -136,6 +136,16 @@ class HostGwIT {
 
   @Test
   @Order(2)
+  void doctorFindsTheConvergedHostConsistent() {
+    for (int h : List.of(1, FAR)) {
+      Cmd.Result r = FlannelNode.doctor(bed, h);
+      assertThat(r.exit()).as("doctor on host %d:\n%s%s", h, r.out(), r.err()).isZero();
+      assertThat(r.out()).contains("device none (host-gw)");
+    }
+  }
+
+  @Test
+  @Order(2)
   void containersReachEachOtherAcrossAllOnLinkHosts() {
     List<String> failures = new ArrayList<>();
     for (int from : containers.keySet()) {
