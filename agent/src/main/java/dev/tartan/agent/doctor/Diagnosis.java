@@ -351,7 +351,8 @@ public final class Diagnosis {
             RESTART + " (it creates " + devName + " and programs every peer)");
       } else {
         checkDevice(own, backend, device.get(), overlayMtu);
-        DirectRoutes.OnLink direct = backend.directRouting() && own.underlay() != null ? onLink(own.underlay()) : null;
+        DirectRoutes.OnLink direct = backend.directRouting() && own.underlay() != null
+            ? onLink(own.underlay()) : null;
         int underlay = own.underlay() == null ? 0 : own.underlay().index();
         checkPeers(device.get(), VxlanPeers.desired(subnet, device.get().index(), underlay, direct, in.leases()));
       }
@@ -582,12 +583,14 @@ public final class Diagnosis {
         wantFdb.putIfAbsent(h.vtepMac(), new FdbEntry(dev.index(), h.vtepMac(), h.publicIp()));
       }
       List<Route> staleRoutes = k.routes().stream()
-          .filter(r -> ((dev != null && r.link() == dev.index()) || (want.directLink() > 0 && r.link() == want.directLink()))
+          .filter(r -> ((dev != null && r.link() == dev.index())
+              || (want.directLink() > 0 && r.link() == want.directLink()))
               && r.protocol() == Route.PROTO_TARTAN && !wantedDst.contains(r.dst()))
           .sorted(Comparator.comparing(Route::dst)).toList();
       for (Route r : staleRoutes) {
-        add("route", r.dst().toString(), "stale route " + routeText(r, k.nameOf(r.link())) + ": no lease for " + r.dst(),
-            routeCmd("del", r, k.nameOf(r.link())));
+        String rd = k.nameOf(r.link());
+        add("route", r.dst().toString(), "stale route " + routeText(r, rd) + ": no lease for " + r.dst(),
+            routeCmd("del", r, rd));
       }
       if (dev == null) {
         return; // no overlay device: no neighbours or FDB entries of ours

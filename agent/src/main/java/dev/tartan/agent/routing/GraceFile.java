@@ -41,7 +41,8 @@ public final class GraceFile {
     StringBuilder sb = new StringBuilder("# peers whose lease expired, kept programmed until the time given "
         + "(tartan agent --peer-expiry-grace)\n");
     for (Held h : held) {
-      sb.append(h.subnet()).append(' ').append(h.publicIp().getHostAddress()).append(' ').append(h.vtepMac() == null ? "-" : h.vtepMac())
+      sb.append(h.subnet()).append(' ').append(h.publicIp().getHostAddress()).append(' ')
+          .append(h.vtepMac() == null ? "-" : h.vtepMac())
           .append(' ').append(h.until()).append('\n');
     }
     Path dir = file.toAbsolutePath().getParent();

@@ -65,7 +65,8 @@ public final class Reconciler {
     }
     List<Neighbour> neighbours = nl.neighbours(dev);
     List<FdbEntry> fdb = nl.fdb(dev);
-    return KernelDiff.Actual.of(dev, desired.directLink(), neighbours, fdb, nl.routes(Route.TABLE_MAIN, Route.PROTO_TARTAN));
+    return KernelDiff.Actual.of(dev, desired.directLink(), neighbours, fdb,
+        nl.routes(Route.TABLE_MAIN, Route.PROTO_TARTAN));
   }
 
   /**
