@@ -2,7 +2,10 @@ package dev.tartan.agent;
 
 import dev.tartan.agent.backend.BackendTypes;
 import dev.tartan.agent.attach.AttachSocket;
+import dev.tartan.agent.backend.BackendNetwork;
 import dev.tartan.agent.backend.Bridge;
+import dev.tartan.agent.backend.hostgw.HostGwNetwork;
+import dev.tartan.agent.backend.hostgw.HostGwPeers;
 import dev.tartan.agent.backend.vxlan.VxlanBackendConfig;
 import dev.tartan.agent.backend.vxlan.VxlanNetwork;
 import dev.tartan.agent.config.AgentConfig;
@@ -19,7 +22,7 @@ import dev.tartan.agent.firewall.Sysctl;
 import dev.tartan.agent.firewall.TrafficRules;
 import dev.tartan.agent.firewall.VxlanPeerFilter;
 import dev.tartan.agent.metrics.AgentMetrics;
-import dev.tartan.agent.netlink.rtnl.Link;
+import dev.tartan.agent.netlink.rtnl.NetlinkEvent;
 import dev.tartan.agent.netlink.rtnl.NetlinkMonitor;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
@@ -96,7 +99,7 @@ public final class Agent implements AutoCloseable {
   private Store store;
   private NetworkConfig network;
   private ExternalInterface external;
-  private VxlanNetwork vxlan;
+  private BackendNetwork net;
   private TrafficRules traffic;
   private PeerSync peers;
   private volatile LeaseKeeper keeper;
@@ -138,28 +141,44 @@ public final class Agent implements AutoCloseable {
     if (tooSmall.isPresent()) {
       throw new AgentException(tooSmall.get());
     }
-    VxlanBackendConfig backend = VxlanBackendConfig.parse(network.backendJson());
+    boolean hostGw = HostGwPeers.TYPE.equalsIgnoreCase(network.backendType());
+    VxlanBackendConfig backend = hostGw ? null : VxlanBackendConfig.parse(network.backendJson());
     traffic = TrafficRules.create(cfg.ipMasq(), cfg.ipMasqFullyRandomDisable(), cfg.iptablesForwardRules(),
         network.enableNFTables());
-    log.info("network {} (subnets /{} from {} to {}), backend vxlan VNI {} port {}", network.network(),
+    log.info("network {} (subnets /{} from {} to {}), backend {}", network.network(),
         network.subnetLen(), network.subnetMin().getHostAddress(), network.subnetMax().getHostAddress(),
-        backend.vni(), backend.effectivePort());
+        hostGw ? "host-gw" : "vxlan VNI " + backend.vni() + " port " + backend.effectivePort()
+            + (backend.directRouting() ? " DirectRouting" : ""));
 
-    notReady = "setting up the VXLAN device";
+    notReady = hostGw ? "setting up the bridge" : "setting up the VXLAN device";
     RtNetlink nl = metrics.countErrors(RtNetlinkClient.open());
     closers.add(nl);
     external = new ExternalInterfaceSelector(nl).select(cfg);
     log.info("external interface {}", external);
-    vxlan = new VxlanNetwork(nl, backend, network.network(), external.vxlanLocal(), external.index(),
-        external.mtu(), Bridge.DEFAULT_NAME);
+    if (hostGw) {
+      if (!external.publicIpLocal() || !external.publicIp().equals(external.address())) {
+        throw new AgentException("the public IP " + external.publicIp().getHostAddress() + " is not the address of "
+            + external.name() + " (" + external.address().getHostAddress() + "): host-gw cannot work behind NAT; "
+            + "drop --public-ip or use the vxlan backend");
+      }
+      net = new HostGwNetwork(nl, network.network(), external.index(), external.name(), external.mtu(),
+          Bridge.DEFAULT_NAME);
+    } else {
+      net = new VxlanNetwork(nl, backend, network.network(), external.vxlanLocal(), external.index(),
+          external.mtu(), Bridge.DEFAULT_NAME);
+    }
     try {
-      NetworkOverlap.check(nl, network.network(), Set.of(vxlan.deviceName(), vxlan.bridgeName()));
+      Set<String> ours = new java.util.HashSet<>();
+      ours.add(net.bridgeName());
+      if (net.deviceName() != null) {
+        ours.add(net.deviceName());
+      }
+      NetworkOverlap.check(nl, network.network(), ours);
     } catch (InterfaceSelectionException e) {
       throw new AgentException(e.getMessage());
     }
-    Link device = vxlan.ensureDevice();
-    log.info("vxlan device {} (ifindex {}, VtepMAC {}, mtu {})", device.name(), device.index(), device.mac(),
-        vxlan.mtu());
+    net.prepare();
+    log.info("{}", net.describe());
 
     notReady = "acquiring a subnet lease";
     Optional<Ipv4Subnet> previous = SubnetEnvFile.readPrevious(cfg.subnetFile());
@@ -169,7 +188,7 @@ public final class Agent implements AutoCloseable {
     SubnetLease acquired = awaitLease(keeper.acquire(previous));
 
     notReady = "configuring the device, the bridge and the firewall";
-    vxlan.configure(acquired.subnet());
+    net.setUp(acquired.subnet());
     Sysctl sysctl = Sysctl.system();
     sysctl.enableIpForward();
     sysctl.checkBrNetfilter();
@@ -178,7 +197,7 @@ public final class Agent implements AutoCloseable {
 
     notReady = "syncing peers";
     PeerLog peerLog = new PeerLog();
-    peers = new PeerSync(vxlan, new Reconciler(nl, peerLog), peerLog, acquired.subnet(), cfg.resyncInterval(),
+    peers = new PeerSync(net, new Reconciler(nl, peerLog), peerLog, acquired.subnet(), cfg.resyncInterval(),
         cfg.peerExpiryGrace(), Clock.systemUTC(), metrics::timed);
     closers.add(peers);
     peers.graceFile(GraceFile.beside(cfg.subnetFile()));
@@ -187,7 +206,10 @@ public final class Agent implements AutoCloseable {
     watch = store.watch(new OwnLeaseGuard(keeper, peers, peers::snapshotSeen));
     closers.add(watch);
     awaitFirstSnapshot();
-    if (cfg.vxlanPeerFilter()) {
+    if (cfg.vxlanPeerFilter() && hostGw) {
+      log.warn("--vxlan-peer-filter has no effect with the host-gw backend (there is no VXLAN port to filter)");
+    }
+    if (cfg.vxlanPeerFilter() && !hostGw) {
       // set first: later changes re-sync it
       peerFilter = VxlanPeerFilter.create(backend.effectivePort(), network.enableNFTables());
       peerFilter.update(VxlanPeerFilter.peerAddresses(peers.remotes()));
@@ -199,11 +221,16 @@ public final class Agent implements AutoCloseable {
       }
     }
     peers.start();
-    DriftWatcher drift = new DriftWatcher(peers.programmed(), vxlan.deviceName(), vxlan.bridgeName(),
+    DriftWatcher drift = new DriftWatcher(peers.programmed(), net.deviceName(), net.bridgeName(),
         peers::repair, name -> { }); // the watcher logs it; the next pass recreates the device
     metrics.drift(drift::counts);
-    NetlinkMonitor monitor = RtNetlinkClient.monitor(null, drift);
+    BackendNetwork backendNet = net;
+    NetlinkMonitor monitor = RtNetlinkClient.monitor(null, event -> {
+      backendNet.kernelChanged(event); // first: a pass the drift asks for must not use stale on-link answers
+      drift.accept(event);
+    });
     closers.add(monitor);
+    backendNet.kernelChanged(new NetlinkEvent.Overrun()); // what changed before the monitor ran is unknown
     while (!peers.awaitKernelSynced(Duration.ofSeconds(30))) {
       log.warn("first peer sync not done after 30 s: {}", peers.lastError());
     }
@@ -222,8 +249,8 @@ public final class Agent implements AutoCloseable {
     notReady = null;
     String status = "subnet " + acquired.subnet() + ", " + peers.size() + " peers";
     notify.ready(status);
-    log.info("ready: {} on {} ({}), {}", vxlan.deviceName(), external.name(), external.publicIp().getHostAddress(),
-        status);
+    log.info("ready: {} on {} ({}), {}", net.deviceName() != null ? net.deviceName() : net.backendType(),
+        external.name(), external.publicIp().getHostAddress(), status);
   }
 
   /** Blocks until {@link #close()}. */
@@ -288,9 +315,9 @@ public final class Agent implements AutoCloseable {
     if (!rulesInPlace) {
       return Check.failing("iptables rules are missing; re-applying");
     }
-    Link d = vxlan.device();
-    if (d == null || !d.up()) {
-      return Check.failing(vxlan.deviceName() + " is not up");
+    String down = net.notReady();
+    if (down != null) {
+      return Check.failing(down);
     }
     if (!peers.kernelSynced()) {
       return Check.failing("peers not synced yet");
@@ -301,7 +328,7 @@ public final class Agent implements AutoCloseable {
   // ---- lease life
 
   private LeaseAttrs attrs() {
-    return LeaseAttrs.ipv4(external.publicIp(), "vxlan", vxlan.leaseData().toJson());
+    return LeaseAttrs.ipv4(external.publicIp(), net.backendType(), net.backendData());
   }
 
   private SubnetLease lease() {
@@ -406,7 +433,7 @@ public final class Agent implements AutoCloseable {
   }
 
   private void writeSubnetFile(Ipv4Subnet subnet) throws IOException {
-    SubnetEnv env = SubnetEnv.of(network.network(), subnet, vxlan.mtu(), cfg.ipMasq());
+    SubnetEnv env = SubnetEnv.of(network.network(), subnet, net.mtu(), cfg.ipMasq());
     SubnetEnvFile.write(cfg.subnetFile(), env);
     log.info("wrote {}: FLANNEL_SUBNET={}/{}", cfg.subnetFile(), env.gateway().getHostAddress(),
         subnet.prefixLength());

@@ -7,7 +7,7 @@ import java.util.Optional;
 /** Which {@code Backend.Type} values Tartan runs, and the one-line refusal for the others. Pure. */
 public final class BackendTypes {
   /** The backend types Tartan implements, lower case (flannel lower-cases Backend.Type too). */
-  public static final List<String> SUPPORTED = List.of("vxlan");
+  public static final List<String> SUPPORTED = List.of("vxlan", "host-gw");
 
   private BackendTypes() {}
 

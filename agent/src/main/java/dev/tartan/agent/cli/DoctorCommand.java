@@ -51,7 +51,8 @@ import picocli.CommandLine.Spec;
     name = "doctor",
     description = {
         "Check this host against the leases in etcd: the VXLAN device, each peer's",
-        "neighbour, FDB entry and route, cni0, the subnet file and the masquerade rules",
+        "neighbour, FDB entry and route (host-gw and DirectRouting: its direct route),",
+        "cni0, the subnet file and the masquerade rules",
         "(iptables, or nftables with EnableNFTables);",
         "and the leases themselves (overlapping, out of range, wrong length).",
         "Run it as root on the host, inside its network namespace. Prints each",

@@ -71,8 +71,13 @@ public final class NetworkCommand implements Runnable {
     private Inet4Address subnetMax;
 
     @Option(names = "--backend", paramLabel = "TYPE", defaultValue = "vxlan",
-        description = "Backend type (Backend.Type; Tartan supports vxlan; default ${DEFAULT-VALUE}).")
+        description = "Backend type (Backend.Type): vxlan or host-gw (all hosts on one L2); "
+            + "default ${DEFAULT-VALUE}.")
     private String backend;
+
+    @Option(names = "--direct-routing",
+        description = "VXLAN only: peers on the same L2 get a direct route instead of VXLAN (Backend.DirectRouting).")
+    private boolean directRouting;
 
     @Option(names = "--vni", paramLabel = "N", description = "VXLAN network identifier (Backend.VNI; default 1).")
     private Integer vni;
@@ -117,6 +122,11 @@ public final class NetworkCommand implements Runnable {
         throw new ParameterException(spec.commandLine(),
             "--ipv6-subnet-len, --ipv6-subnet-min and --ipv6-subnet-max need --ipv6-network CIDR");
       }
+      boolean hostGw = "host-gw".equalsIgnoreCase(backend);
+      if (hostGw && (directRouting || vni != null || port != null)) {
+        throw new ParameterException(spec.commandLine(), "--direct-routing, --vni and --port are VXLAN settings; "
+            + "host-gw routes every peer directly and has none: drop them or use --backend vxlan");
+      }
       String json;
       try {
         // Builds the JSON and validates it with NetworkConfig.parse (flannel's rules and messages).
@@ -126,6 +136,9 @@ public final class NetworkCommand implements Runnable {
         }
         if (enableNFTables) {
           json = withNfTables(json);
+        }
+        if (directRouting) {
+          json = withDirectRouting(json);
         }
       } catch (NetworkConfigException e) {
         throw new ParameterException(spec.commandLine(), "invalid network config: " + e.getMessage());
@@ -216,6 +229,18 @@ public final class NetworkCommand implements Runnable {
         + String.format("IPv6 subnets:   %s host subnets of /%d%n", count, cfg.ipv6SubnetLen());
   }
 
+  /** {@code json} with {@code "DirectRouting": true} last in {@code Backend}. */
+  static String withDirectRouting(String json) {
+    try {
+      com.fasterxml.jackson.databind.node.ObjectNode root =
+          (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(json);
+      ((com.fasterxml.jackson.databind.node.ObjectNode) root.get("Backend")).put("DirectRouting", true);
+      return JSON.writeValueAsString(root);
+    } catch (IOException e) {
+      throw new IllegalStateException("not JSON: " + json, e);
+    }
+  }
+
   /** {@code json} with {@code "EnableNFTables": true} after {@code Network}'s siblings. */
   static String withNfTables(String json) {
     try {
@@ -242,12 +267,17 @@ public final class NetworkCommand implements Runnable {
     } catch (IOException e) {
       return cfg.backendType();
     }
+    if ("host-gw".equals(cfg.backendType())) {
+      return "host-gw (a route to each peer's subnet via its public IP; all hosts on one L2)";
+    }
     if (!"vxlan".equals(cfg.backendType())) {
       return cfg.backendType();
     }
     long vni = field(backend, "VNI").map(JsonNode::asLong).orElse(1L);
     long port = field(backend, "Port").map(JsonNode::asLong).filter(p -> p != 0).orElse(8472L);
-    return "vxlan (VNI " + vni + ", UDP port " + port + ", device flannel." + vni + ")";
+    boolean direct = field(backend, "DirectRouting").map(JsonNode::asBoolean).orElse(false);
+    return "vxlan (VNI " + vni + ", UDP port " + port + ", device flannel." + vni + ")"
+        + (direct ? ", DirectRouting (direct routes to peers on the same L2)" : "");
   }
 
   static Optional<JsonNode> field(JsonNode obj, String name) {

@@ -5,6 +5,8 @@ import static java.util.Objects.requireNonNull;
 import dev.tartan.agent.backend.BackendConfigException;
 import dev.tartan.agent.backend.BackendDataException;
 import dev.tartan.agent.backend.Bridge;
+import dev.tartan.agent.backend.DirectRoutes;
+import dev.tartan.agent.backend.hostgw.HostGwPeers;
 import dev.tartan.agent.backend.vxlan.VxlanBackendConfig;
 import dev.tartan.agent.backend.vxlan.VxlanDevice;
 import dev.tartan.agent.backend.vxlan.VxlanLeaseData;
@@ -52,7 +54,9 @@ import java.util.stream.Collectors;
  * overlapping, duplicate VtepMAC or PublicIP, undecodable; flannel #805), which lease is this
  * host's, the VXLAN device (VNI, port, local, underlay, learning, GBP, MTU, MAC = VtepMAC, up,
  * address), cni0 (address, MTU, up), each peer's neighbour, FDB entry and route (missing, wrong
- * MAC or destination, not permanent) and stale entries of ours, the subnet file (exists, matches
+ * MAC or destination, not permanent) and stale entries of ours; with host-gw (no device) or VXLAN
+ * DirectRouting, the direct route {@code S via PublicIP dev <ext iface>} of each peer on-link
+ * (judged from the main table's longest match); the subnet file (exists, matches
  * the lease and config) and the masquerade chain when the file says {@code FLANNEL_IPMASQ=true}
  * (iptables FLANNEL-POSTRTG, or with {@code EnableNFTables} the nft table flannel-ipv4; the other
  * mode's rules left behind are reported too).
@@ -155,8 +159,17 @@ public final class Diagnosis {
       findings.add(new Finding(check, where, problem, fix));
     }
 
+    boolean hostGw() {
+      return HostGwPeers.TYPE.equals(cfg.backendType());
+    }
+
     Report examine() {
       checkLeases();
+      if (hostGw()) {
+        Optional<Own> own = identify();
+        own.ifPresent(this::checkHostGw);
+        return report();
+      }
       VxlanBackendConfig backend;
       try {
         backend = VxlanBackendConfig.parse(cfg.backendJson());
@@ -208,7 +221,8 @@ public final class Diagnosis {
         }
       }
       // overlaps, duplicate VtepMACs, undecodable leases: the same rules the agent programs by
-      DesiredState all = VxlanPeers.desired(null, 1, in.leases());
+      DesiredState all = hostGw() ? HostGwPeers.desired(null, 1, ip -> null, in.leases())
+          : VxlanPeers.desired(null, 1, in.leases());
       Map<Ipv4Subnet, SubnetLease> bySubnet = new HashMap<>();
       for (SubnetLease l : in.leases()) {
         bySubnet.put(l.subnet(), l);
@@ -337,10 +351,46 @@ public final class Diagnosis {
             RESTART + " (it creates " + devName + " and programs every peer)");
       } else {
         checkDevice(own, backend, device.get(), overlayMtu);
-        checkPeers(own, device.get());
+        DirectRoutes.OnLink direct = backend.directRouting() && own.underlay() != null
+            ? onLink(own.underlay()) : null;
+        int underlay = own.underlay() == null ? 0 : own.underlay().index();
+        checkPeers(device.get(), VxlanPeers.desired(subnet, device.get().index(), underlay, direct, in.leases()));
       }
       checkBridge(own, overlayMtu);
       checkSubnetFile(own, overlayMtu);
+    }
+
+    /** host-gw: no device; one route per on-link peer through the external interface; bridge and file at its MTU. */
+    void checkHostGw(Own own) {
+      host = new Report.Host(own.publicIp(), own.underlay() == null ? null : own.underlay().name(), own.lease(),
+          "none (host-gw)");
+      Integer mtu = own.underlay() == null ? null : own.underlay().mtu();
+      if (own.underlay() == null) {
+        add("device", ip(own.publicIp()), "cannot tell which interface carries " + ip(own.publicIp())
+            + ", so the host-gw routes are not checked", "pass --iface, as given to the agent");
+      } else {
+        checkPeers(null, HostGwPeers.desired(own.lease().subnet(), own.underlay().index(), onLink(own.underlay()),
+            in.leases()));
+      }
+      checkBridge(own, mtu);
+      checkSubnetFile(own, mtu);
+    }
+
+    /**
+     * Whether a peer is on-link, from the main table as read (longest prefix; the agent asks the
+     * kernel with {@code ip route get}, which also follows policy rules).
+     */
+    DirectRoutes.OnLink onLink(Link underlay) {
+      return ip -> {
+        Route best = null;
+        for (Route r : k.routes()) {
+          if (r.table() == Route.TABLE_MAIN && r.dst().contains(ip)
+              && (best == null || r.dst().prefixLength() > best.dst().prefixLength())) {
+            best = r;
+          }
+        }
+        return DirectRoutes.decide(ip, Optional.ofNullable(best), underlay.index(), underlay.name());
+      };
     }
 
     List<SubnetLease> remotes(Own own) {
@@ -445,9 +495,9 @@ public final class Diagnosis {
 
     // ------------------------------------------------------------------ peers
 
-    void checkPeers(Own own, Link dev) {
-      String d = dev.name();
-      DesiredState want = VxlanPeers.desired(own.lease().subnet(), dev.index(), in.leases());
+    /** Each peer's entries against {@code want}; {@code dev} is the overlay device, or null (host-gw). */
+    void checkPeers(Link dev, DesiredState want) {
+      String d = dev == null ? null : dev.name();
       peers = want.peers();
       Map<Ipv4Subnet, SubnetLease> bySubnet = new HashMap<>();
       for (SubnetLease l : in.leases()) {
@@ -510,12 +560,13 @@ public final class Diagnosis {
           }
         }
         List<Route> haveRoutes = routesByDst.getOrDefault(r.dst(), List.of());
+        String rd = k.nameOf(r.link());
         if (haveRoutes.isEmpty()) {
-          add("route", where, "route " + routeText(r, d) + " missing", routeCmd("replace", r, d));
+          add("route", where, "route " + routeText(r, rd) + " missing", routeCmd("replace", r, rd));
         } else if (!haveRoutes.contains(r)) {
           Route other = haveRoutes.get(0);
           add("route", where, "route to " + r.dst() + " is " + routeText(other, k.nameOf(other.link()))
-              + ", expected " + routeText(r, d), routeCmd("replace", r, d));
+              + ", expected " + routeText(r, rd), routeCmd("replace", r, rd));
         }
       }
 
@@ -524,16 +575,25 @@ public final class Diagnosis {
       routes.forEach(r -> wantedDst.add(r.dst()));
       for (GraceFile.Held h : in.held()) {
         wantedDst.add(h.subnet());
+        if (h.vtepMac() == null || dev == null) {
+          continue; // a direct peer: its route only
+        }
         wantNeigh.putIfAbsent(h.subnet().networkAddress(), Neighbour.permanent(dev.index(),
             h.subnet().networkAddress(), h.vtepMac()));
         wantFdb.putIfAbsent(h.vtepMac(), new FdbEntry(dev.index(), h.vtepMac(), h.publicIp()));
       }
       List<Route> staleRoutes = k.routes().stream()
-          .filter(r -> r.link() == dev.index() && r.protocol() == Route.PROTO_TARTAN && !wantedDst.contains(r.dst()))
+          .filter(r -> ((dev != null && r.link() == dev.index())
+              || (want.directLink() > 0 && r.link() == want.directLink()))
+              && r.protocol() == Route.PROTO_TARTAN && !wantedDst.contains(r.dst()))
           .sorted(Comparator.comparing(Route::dst)).toList();
       for (Route r : staleRoutes) {
-        add("route", r.dst().toString(), "stale route " + routeText(r, d) + ": no lease for " + r.dst(),
-            routeCmd("del", r, d));
+        String rd = k.nameOf(r.link());
+        add("route", r.dst().toString(), "stale route " + routeText(r, rd) + ": no lease for " + r.dst(),
+            routeCmd("del", r, rd));
+      }
+      if (dev == null) {
+        return; // no overlay device: no neighbours or FDB entries of ours
       }
       List<Neighbour> staleNeigh = k.neighbours().stream()
           .filter(n -> (n.state() & Neighbour.NUD_PERMANENT) != 0 && !wantNeigh.containsKey(n.ip()))

@@ -10,15 +10,19 @@ import java.util.Set;
 
 /**
  * What the kernel should hold for the peers on one overlay device: permanent neighbours, FDB
- * entries and {@code proto tartan} routes, all on {@code link}. Computed by a backend as a pure
- * function of the leases (see {@code VxlanPeers}) and applied by the {@link Reconciler}.
+ * entries and {@code proto tartan} routes, all on {@code link}, plus direct routes ({@code S via
+ * PublicIP}, not onlink) on the underlay device {@code directLink} (host-gw, VXLAN DirectRouting).
+ * Computed by a backend from the leases (see {@code VxlanPeers}, {@code HostGwPeers}) and applied
+ * by the {@link Reconciler}.
  *
- * @param link       ifindex of the overlay device every entry is on
+ * @param link       ifindex of the overlay device the neighbours, FDB entries and overlay routes
+ *                   are on; 0 when there is none (host-gw: no neighbours or FDB entries of ours)
  * @param skipped    leases that were left out because they cannot be programmed
  * @param conflicts  leases that were left out because another lease won (overlap, duplicate MAC)
+ * @param directLink ifindex of the underlay device direct routes are on, 0 when there are none
  */
 public record DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fdb, Set<Route> routes,
-    List<Skipped> skipped, List<Conflict> conflicts) {
+    List<Skipped> skipped, List<Conflict> conflicts, int directLink) {
 
   public DesiredState {
     neighbours = Set.copyOf(neighbours);
@@ -33,8 +37,18 @@ public record DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fd
       requireLink(link, e.link(), e);
     }
     for (Route r : routes) {
-      requireLink(link, r.link(), r);
+      if (directLink == 0 || r.link() != directLink || r.onlink()) {
+        requireLink(link, r.link(), r);
+      }
     }
+    if (link == 0 && !(neighbours.isEmpty() && fdb.isEmpty())) {
+      throw new IllegalArgumentException("neighbours or FDB entries without an overlay device");
+    }
+  }
+
+  public DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fdb, Set<Route> routes,
+      List<Skipped> skipped, List<Conflict> conflicts) {
+    this(link, neighbours, fdb, routes, skipped, conflicts, 0);
   }
 
   public DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fdb, Set<Route> routes) {

@@ -63,7 +63,7 @@ public final class DriftWatcher implements Consumer<NetlinkEvent> {
 
   /**
    * @param ours       the entries programmed now
-   * @param deviceName the overlay device ({@code flannel.1})
+   * @param deviceName the overlay device ({@code flannel.1}), or null when there is none (host-gw)
    * @param bridgeName the bridge ({@code cni0}), or null when not watched
    * @param repair     asks for a repair; must not block
    * @param linkLost   told the name of a watched link that was deleted or set down; must not block
@@ -71,7 +71,7 @@ public final class DriftWatcher implements Consumer<NetlinkEvent> {
   public DriftWatcher(Programmed ours, String deviceName, String bridgeName, Consumer<Repair> repair,
       Consumer<String> linkLost) {
     this.ours = Objects.requireNonNull(ours, "ours");
-    this.deviceName = Objects.requireNonNull(deviceName, "deviceName");
+    this.deviceName = deviceName;
     this.bridgeName = bridgeName;
     this.repair = Objects.requireNonNull(repair, "repair");
     this.linkLost = Objects.requireNonNull(linkLost, "linkLost");
@@ -109,7 +109,7 @@ public final class DriftWatcher implements Consumer<NetlinkEvent> {
     }
     if (event instanceof NetlinkEvent.LinkChanged lc) {
       Link l = lc.link();
-      Kind kind = deviceName.equals(l.name()) ? Kind.DEVICE
+      Kind kind = deviceName != null && deviceName.equals(l.name()) ? Kind.DEVICE
           : bridgeName != null && bridgeName.equals(l.name()) ? Kind.BRIDGE : null;
       if (kind == null) {
         return null;

@@ -22,7 +22,7 @@ public final class GraceFile {
   /** The file's name, in the directory of the subnet file. */
   public static final String NAME = "tartan-peers-in-grace";
 
-  /** One held peer. */
+  /** One held peer; {@code vtepMac} null for a peer reached by a direct route. */
   public record Held(Ipv4Subnet subnet, Inet4Address publicIp, String vtepMac, Instant until) {}
 
   private GraceFile() {}
@@ -41,7 +41,8 @@ public final class GraceFile {
     StringBuilder sb = new StringBuilder("# peers whose lease expired, kept programmed until the time given "
         + "(tartan agent --peer-expiry-grace)\n");
     for (Held h : held) {
-      sb.append(h.subnet()).append(' ').append(h.publicIp().getHostAddress()).append(' ').append(h.vtepMac())
+      sb.append(h.subnet()).append(' ').append(h.publicIp().getHostAddress()).append(' ')
+          .append(h.vtepMac() == null ? "-" : h.vtepMac())
           .append(' ').append(h.until()).append('\n');
     }
     Path dir = file.toAbsolutePath().getParent();
@@ -71,7 +72,7 @@ public final class GraceFile {
       try {
         InetAddress ip = InetAddress.getByName(f[1].matches("[0-9.]+") ? f[1] : "invalid..");
         if (ip instanceof Inet4Address v4) {
-          out.add(new Held(Ipv4Subnet.parse(f[0]), v4, f[2], Instant.parse(f[3])));
+          out.add(new Held(Ipv4Subnet.parse(f[0]), v4, f[2].equals("-") ? null : f[2], Instant.parse(f[3])));
         }
       } catch (IOException | RuntimeException e) {
         // not ours or damaged: skipped

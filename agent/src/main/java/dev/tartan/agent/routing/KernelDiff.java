@@ -98,21 +98,33 @@ public final class KernelDiff {
     /** Keeps what is ours on {@code dev} from three dumps. */
     public static Actual of(int dev, Collection<Neighbour> neighbours, Collection<FdbEntry> fdb,
         Collection<Route> routes) {
+      return of(dev, 0, neighbours, fdb, routes);
+    }
+
+    /**
+     * Keeps what is ours from the dumps: permanent neighbours and FDB entries on {@code dev} (none
+     * when it is 0), {@code proto tartan} routes on {@code dev} or {@code directLink} (0: none).
+     */
+    public static Actual of(int dev, int directLink, Collection<Neighbour> neighbours,
+        Collection<FdbEntry> fdb, Collection<Route> routes) {
       Map<Inet4Address, Neighbour> n = new HashMap<>();
-      for (Neighbour x : neighbours) {
-        if (x.link() == dev && (x.state() & Neighbour.NUD_PERMANENT) != 0) {
-          n.putIfAbsent(x.ip(), x);
-        }
-      }
       Map<String, List<FdbEntry>> f = new HashMap<>();
-      for (FdbEntry e : fdb) {
-        if (e.link() == dev) {
-          f.computeIfAbsent(e.mac(), k -> new ArrayList<>(1)).add(e);
+      if (dev > 0) {
+        for (Neighbour x : neighbours) {
+          if (x.link() == dev && (x.state() & Neighbour.NUD_PERMANENT) != 0) {
+            n.putIfAbsent(x.ip(), x);
+          }
+        }
+        for (FdbEntry e : fdb) {
+          if (e.link() == dev) {
+            f.computeIfAbsent(e.mac(), k -> new ArrayList<>(1)).add(e);
+          }
         }
       }
       Map<Ipv4Subnet, List<Route>> r = new HashMap<>();
       for (Route x : routes) {
-        if (x.link() == dev && x.protocol() == Route.PROTO_TARTAN && x.table() == Route.TABLE_MAIN) {
+        boolean onOurs = (dev > 0 && x.link() == dev) || (directLink > 0 && x.link() == directLink);
+        if (onOurs && x.protocol() == Route.PROTO_TARTAN && x.table() == Route.TABLE_MAIN) {
           r.computeIfAbsent(x.dst(), k -> new ArrayList<>(1)).add(x);
         }
       }
@@ -203,42 +215,34 @@ public final class KernelDiff {
    * One peer's operations when its entries go from {@code before} to {@code after} (either null:
    * the peer is new, or gone). Only entries that differ are written: a new VtepMAC rewrites the
    * neighbour, adds the FDB entry of the new MAC and deletes the old one; a new public IP rewrites
-   * the FDB entry only.
+   * the FDB entry only. A peer switching between VXLAN and a direct route gets its route replaced
+   * (same destination) and its neighbour and FDB entry added or deleted.
    */
   public static Plan peer(PeerEntries before, PeerEntries after) {
     Plan p = Plan.empty();
-    if (before == null && after == null) {
-      return p;
+    Neighbour bn = before == null ? null : before.neighbour();
+    Neighbour an = after == null ? null : after.neighbour();
+    if (an != null && !an.equals(bn)) {
+      p.neighAdd().add(an);
     }
-    if (before == null) {
-      p.neighAdd().add(after.neighbour());
-      p.fdbAdd().add(after.fdb());
-      p.routeAdd().add(after.route());
-      return p;
+    if (bn != null && !bn.equals(an) && (an == null || !an.ip().equals(bn.ip()))) {
+      p.neighDel().add(bn);
     }
-    if (after == null) {
-      p.routeDel().add(before.route());
-      p.fdbDel().add(before.fdb());
-      p.neighDel().add(before.neighbour());
-      return p;
+    FdbEntry bf = before == null ? null : before.fdb();
+    FdbEntry af = after == null ? null : after.fdb();
+    if (af != null && !af.equals(bf)) {
+      p.fdbAdd().add(af);
     }
-    if (!after.neighbour().equals(before.neighbour())) {
-      p.neighAdd().add(after.neighbour());
-      if (!after.neighbour().ip().equals(before.neighbour().ip())) {
-        p.neighDel().add(before.neighbour());
-      }
+    if (bf != null && !bf.equals(af) && (af == null || !af.mac().equals(bf.mac()) || af.link() != bf.link())) {
+      p.fdbDel().add(bf);
     }
-    if (!after.fdb().equals(before.fdb())) {
-      p.fdbAdd().add(after.fdb());
-      if (!after.fdb().mac().equals(before.fdb().mac()) || after.fdb().link() != before.fdb().link()) {
-        p.fdbDel().add(before.fdb());
-      }
+    Route br = before == null ? null : before.route();
+    Route ar = after == null ? null : after.route();
+    if (ar != null && !ar.equals(br)) {
+      p.routeAdd().add(ar);
     }
-    if (!after.route().equals(before.route())) {
-      p.routeAdd().add(after.route());
-      if (!after.route().dst().equals(before.route().dst())) {
-        p.routeDel().add(before.route());
-      }
+    if (br != null && !br.equals(ar) && (ar == null || !ar.dst().equals(br.dst()))) {
+      p.routeDel().add(br);
     }
     return p;
   }

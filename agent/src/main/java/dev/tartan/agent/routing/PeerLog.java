@@ -50,14 +50,32 @@ public final class PeerLog {
   }
 
   void added(PeerEntries p) {
-    line("peer {} via {} (vtep {}) added", p.subnet(), dst(p.fdb()), p.mac());
+    line("peer {} via {} ({}) added", p.subnet(), ip(p), how(p));
   }
 
   void removed(PeerEntries p, String why) {
-    line("peer {} via {} (vtep {}) removed{}", p.subnet(), dst(p.fdb()), p.mac(), why);
+    line("peer {} via {} ({}) removed{}", p.subnet(), ip(p), how(p), why);
+  }
+
+  private static String ip(PeerEntries p) {
+    return p.publicIp() == null ? "?" : p.publicIp().getHostAddress();
+  }
+
+  private static String how(PeerEntries p) {
+    return p.isDirect() ? "direct route" : "vtep " + p.mac();
   }
 
   void changed(PeerEntries before, PeerEntries after) {
+    if (before.isDirect() != after.isDirect()) {
+      line("peer {} via {} now reached by {} (was {} via {})", after.subnet(), ip(after),
+          after.isDirect() ? "a direct route" : "vxlan, vtep " + after.mac(),
+          before.isDirect() ? "a direct route" : "vxlan", ip(before));
+      return;
+    }
+    if (before.isDirect()) {
+      line("peer {} updated: via {} -> {}", after.subnet(), ip(before), ip(after));
+      return;
+    }
     StringBuilder what = new StringBuilder();
     if (!before.mac().equals(after.mac())) {
       what.append("vtep ").append(before.mac()).append(" -> ").append(after.mac());

@@ -7,7 +7,8 @@ import java.util.Collection;
 
 /**
  * What the {@link PeerSync} needs from a backend's network: keep its device in shape and say
- * which kernel entries the leases ask for (pure functions of the leases).
+ * which kernel entries the leases ask for (functions of the leases, and of the kernel's route to
+ * each peer when {@link #kernelDecides()}).
  */
 public interface PeerOverlay {
   /**
@@ -25,4 +26,13 @@ public interface PeerOverlay {
 
   /** One lease's entries on the current device, or why it cannot be programmed. */
   PeerSpec peer(SubnetLease lease);
+
+  /**
+   * True when a peer's entries depend on the kernel as well as on its lease (host-gw and VXLAN
+   * DirectRouting ask the kernel whether the peer's public IP is on-link): then every resync
+   * computes the desired state again instead of checking the kernel against what is programmed.
+   */
+  default boolean kernelDecides() {
+    return false;
+  }
 }

@@ -287,8 +287,8 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
     List<GraceFile.Held> now = new ArrayList<>();
     for (Map.Entry<Ipv4Subnet, Instant> h : new java.util.TreeMap<>(table.held()).entrySet()) {
       PeerEntries p = applied.get(h.getKey());
-      if (p != null && p.fdb().dst() != null) {
-        now.add(new GraceFile.Held(h.getKey(), p.fdb().dst(), p.mac(), h.getValue()));
+      if (p != null && p.publicIp() != null) {
+        now.add(new GraceFile.Held(h.getKey(), p.publicIp(), p.mac(), h.getValue()));
       }
     }
     if (now.equals(graceWritten)) {
@@ -310,13 +310,23 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
    */
   private ReconcileResult fullPass(Full f, Instant now) throws Exception {
     DesiredState desired;
-    boolean recompute = f.summary() || conflicts || lastDesired == null || f.reason().equals(CONFLICTS);
+    boolean recompute = f.summary() || conflicts || lastDesired == null || f.reason().equals(CONFLICTS)
+        || overlay.kernelDecides(); // a peer may have moved on or off the underlay's link
     if (recompute) {
       desired = overlay.desired(table.remotes());
       conflicts = !desired.conflicts().isEmpty();
+      Map<Ipv4Subnet, PeerEntries> before = !f.summary() && overlay.kernelDecides() ? applied.copy() : null;
       applied.replaceWith(desired);
+      if (before != null) { // the kernel's answer changed for a peer: it switches form (one line each)
+        before.forEach((s, was) -> {
+          PeerEntries is = applied.get(s);
+          if (is != null && is.isDirect() != was.isDirect()) {
+            peerLog.changed(was, is);
+          }
+        });
+      }
       lastDesired = new DesiredState(desired.link(), Set.of(), Set.of(), Set.of(), desired.skipped(),
-          desired.conflicts()); // without the entries: those are in `applied`
+          desired.conflicts(), desired.directLink()); // without the entries: those are in `applied`
     } else {
       desired = applied.asDesired(lastDesired);
     }
@@ -346,10 +356,12 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
         continue;
       }
       PeerEntries p = (PeerEntries) spec;
-      PeerEntries owner = applied.byMac(p.mac());
-      Ipv4Subnet claimed = nextMacs.putIfAbsent(p.mac(), s);
-      if ((owner != null && !owner.subnet().equals(s) && !todo.contains(owner.subnet())) || claimed != null) {
-        return fullPass(new Full(CONFLICTS, false), clock.instant());
+      if (!p.isDirect()) { // a direct peer has no FDB entry: its VtepMAC cannot clash
+        PeerEntries owner = applied.byMac(p.mac());
+        Ipv4Subnet claimed = nextMacs.putIfAbsent(p.mac(), s);
+        if ((owner != null && !owner.subnet().equals(s) && !todo.contains(owner.subnet())) || claimed != null) {
+          return fullPass(new Full(CONFLICTS, false), clock.instant());
+        }
       }
       next.put(s, p);
     }

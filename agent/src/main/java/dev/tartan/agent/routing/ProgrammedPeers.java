@@ -31,14 +31,21 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
     return byMac.get(mac);
   }
 
+  /** Every peer programmed now, by subnet (a copy). */
+  Map<Ipv4Subnet, PeerEntries> copy() {
+    return new HashMap<>(bySubnet);
+  }
+
   int size() {
     return bySubnet.size();
   }
 
   void put(PeerEntries p) {
     bySubnet.put(p.subnet(), p);
-    byGateway.put(p.neighbour().ip(), p);
-    byMac.put(p.mac(), p);
+    if (!p.isDirect()) {
+      byGateway.put(p.neighbour().ip(), p);
+      byMac.put(p.mac(), p);
+    }
   }
 
   void remove(PeerEntries p) {
@@ -46,8 +53,10 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
       return;
     }
     bySubnet.remove(p.subnet(), p);
-    byGateway.remove(p.neighbour().ip(), p);
-    byMac.remove(p.mac(), p);
+    if (!p.isDirect()) {
+      byGateway.remove(p.neighbour().ip(), p);
+      byMac.remove(p.mac(), p);
+    }
   }
 
   /** Becomes a whole desired state (a full pass); entries that did not change stay the same objects. */
@@ -63,12 +72,17 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
     }
     Set<Ipv4Subnet> seen = new HashSet<>();
     for (Route r : desired.routes()) {
-      Neighbour n = r.gateway() == null ? null : neigh.get(r.gateway());
-      FdbEntry e = n == null ? null : fdb.get(n.mac());
-      if (e == null) {
-        continue;
+      PeerEntries p;
+      if (desired.directLink() > 0 && r.link() == desired.directLink() && !r.onlink()) {
+        p = PeerEntries.direct(r);
+      } else {
+        Neighbour n = r.gateway() == null ? null : neigh.get(r.gateway());
+        FdbEntry e = n == null ? null : fdb.get(n.mac());
+        if (e == null) {
+          continue;
+        }
+        p = new PeerEntries(n, e, r);
       }
-      PeerEntries p = new PeerEntries(n, e, r);
       PeerEntries old = bySubnet.get(p.subnet());
       if (!p.equals(old)) {
         remove(old);
@@ -92,11 +106,14 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
     Set<FdbEntry> f = new HashSet<>();
     Set<Route> r = new HashSet<>();
     for (PeerEntries p : bySubnet.values()) {
-      n.add(p.neighbour());
-      f.add(p.fdb());
+      if (!p.isDirect()) {
+        n.add(p.neighbour());
+        f.add(p.fdb());
+      }
       r.add(p.route());
     }
-    return new DesiredState(computed.link(), n, f, r, computed.skipped(), computed.conflicts());
+    return new DesiredState(computed.link(), n, f, r, computed.skipped(), computed.conflicts(),
+        computed.directLink());
   }
 
   /** True when {@code entry} is one of the entries programmed now (a repair may write it again). */

@@ -54,6 +54,22 @@ public final class Reconciler {
   }
 
   /**
+   * Our entries for {@code desired} as the kernel has them now: neighbours and FDB of its overlay
+   * device (none without one) and our routes on it and on its direct-route link.
+   */
+  public KernelDiff.Actual read(DesiredState desired) throws NetlinkException {
+    int dev = desired.link();
+    if (dev <= 0) {
+      return KernelDiff.Actual.of(0, desired.directLink(), List.of(), List.of(),
+          nl.routes(Route.TABLE_MAIN, Route.PROTO_TARTAN));
+    }
+    List<Neighbour> neighbours = nl.neighbours(dev);
+    List<FdbEntry> fdb = nl.fdb(dev);
+    return KernelDiff.Actual.of(dev, desired.directLink(), neighbours, fdb,
+        nl.routes(Route.TABLE_MAIN, Route.PROTO_TARTAN));
+  }
+
+  /**
    * Sends {@code plan} as one batch.
    *
    * @return the entries the kernel refused (deletions of entries already gone are not failures)
@@ -145,7 +161,7 @@ public final class Reconciler {
     int dev = desired.link();
     lastApplied = desired;
     reportLeftOut(desired);
-    KernelDiff.Actual actual = read(dev);
+    KernelDiff.Actual actual = read(desired);
     KernelDiff.Plan plan = KernelDiff.full(desired, actual);
     Set<Object> failed = apply(plan);
 

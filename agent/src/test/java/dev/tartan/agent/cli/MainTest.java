@@ -110,6 +110,15 @@ class MainTest {
   }
 
   @Test
+  void directRoutingIsAVxlanSettingAndHostGwTakesNone() {
+    assertThat(NetworkCommand.withDirectRouting("{\"Network\":\"10.0.0.0/16\",\"Backend\":{\"Type\":\"vxlan\",\"VNI\":2}}"))
+        .isEqualTo("{\"Network\":\"10.0.0.0/16\",\"Backend\":{\"Type\":\"vxlan\",\"VNI\":2,\"DirectRouting\":true}}");
+    assertThat(run("network", "init", "--network", "10.0.0.0/16", "--backend", "host-gw", "--direct-routing",
+        "--etcd-endpoints", "http://127.0.0.1:1")).isEqualTo(2);
+    assertThat(err.toString()).contains("--direct-routing, --vni and --port are VXLAN settings").hasLineCount(1);
+  }
+
+  @Test
   void enableNftablesLandsInTheConfigBeforeTheBackend() {
     assertThat(NetworkCommand.withNfTables("{\"Network\":\"10.0.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}"))
         .isEqualTo("{\"Network\":\"10.0.0.0/16\",\"EnableNFTables\":true,\"Backend\":{\"Type\":\"vxlan\"}}");

@@ -89,7 +89,7 @@ public record VxlanBackendConfig(int vni, int port, int mtu, boolean gbp, boolea
         case "type" -> {
           if (!v.isTextual() || !v.asText().equalsIgnoreCase("vxlan")) {
             throw new BackendConfigException(
-                "Backend.Type must be \"vxlan\" (the only backend Tartan implements), got " + shown(v));
+                "Backend.Type must be \"vxlan\" for the vxlan backend's settings, got " + shown(v));
           }
         }
         case "vni" -> vni = integer(v, "VNI", 0, MAX_VNI);

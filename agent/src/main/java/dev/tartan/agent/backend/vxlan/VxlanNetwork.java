@@ -1,12 +1,13 @@
 package dev.tartan.agent.backend.vxlan;
 
+import dev.tartan.agent.backend.BackendNetwork;
 import dev.tartan.agent.backend.Bridge;
+import dev.tartan.agent.backend.DirectRoutes;
 import dev.tartan.agent.netlink.NetlinkException;
 import dev.tartan.agent.netlink.rtnl.Link;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.netlink.rtnl.VxlanSpec;
 import dev.tartan.agent.routing.DesiredState;
-import dev.tartan.agent.routing.PeerOverlay;
 import dev.tartan.agent.routing.PeerSpec;
 import dev.tartan.agent.routing.PeerSync;
 import dev.tartan.net.Ipv4Subnet;
@@ -25,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * loop's thread, so every netlink write happens there. A new subnet (lease
  * re-acquired) is handed over with {@link #ownSubnet(Ipv4Subnet)} followed by a trigger.
  */
-public final class VxlanNetwork implements PeerOverlay {
+public final class VxlanNetwork implements BackendNetwork {
   private static final Logger log = LoggerFactory.getLogger(VxlanNetwork.class);
 
   private final RtNetlink nl;
@@ -33,6 +34,8 @@ public final class VxlanNetwork implements PeerOverlay {
   private final Ipv4Subnet network;
   private final String bridgeName;
   private final int mtu;
+  private final int underlayIndex;
+  private final DirectRoutes.Cached onLink; // DirectRouting, else null
   private volatile VxlanSpec spec;
   private volatile Link device;
   private volatile Ipv4Subnet ownSubnet;
@@ -52,9 +55,54 @@ public final class VxlanNetwork implements PeerOverlay {
     this.bridgeName = bridgeName;
     this.mtu = config.overlayMtu(underlayMtu);
     this.spec = VxlanDevice.spec(config, local, underlayIndex, underlayMtu);
-    if (config.directRouting()) {
-      log.warn("Backend.DirectRouting is not implemented by Tartan; every peer is reached over VXLAN");
+    this.underlayIndex = underlayIndex;
+    this.onLink = config.directRouting() ? DirectRoutes.kernel(nl, underlayIndex, "the external interface") : null;
+  }
+
+  @Override
+  public String backendType() {
+    return "vxlan";
+  }
+
+  @Override
+  public void prepare() throws NetlinkException {
+    ensureDevice();
+  }
+
+  @Override
+  public String backendData() {
+    return leaseData().toJson();
+  }
+
+  @Override
+  public void setUp(Ipv4Subnet subnet) throws NetlinkException {
+    configure(subnet);
+  }
+
+  @Override
+  public String notReady() {
+    Link d = device;
+    return d == null || !d.up() ? config.deviceName() + " is not up" : null;
+  }
+
+  @Override
+  public void kernelChanged(dev.tartan.agent.netlink.rtnl.NetlinkEvent event) {
+    if (onLink != null) {
+      onLink.kernelChanged(event);
     }
+  }
+
+  @Override
+  public String describe() {
+    Link d = device;
+    return "vxlan device " + config.deviceName() + (d == null ? "" : " (ifindex " + d.index() + ", VtepMAC "
+        + d.mac() + ", mtu " + mtu + ")") + (onLink != null ? ", DirectRouting to peers on-link" : "");
+  }
+
+  /** With DirectRouting a peer may move on or off this L2: every resync asks the kernel again. */
+  @Override
+  public boolean kernelDecides() {
+    return onLink != null;
   }
 
   public VxlanBackendConfig config() {
@@ -62,15 +110,18 @@ public final class VxlanNetwork implements PeerOverlay {
   }
 
   /** The overlay MTU (device, bridge and {@code FLANNEL_MTU}). */
+  @Override
   public int mtu() {
     return mtu;
   }
 
+  @Override
   public String deviceName() {
     return config.deviceName();
   }
 
   /** The bridge name, or null. */
+  @Override
   public String bridgeName() {
     return bridgeName;
   }
@@ -159,7 +210,7 @@ public final class VxlanNetwork implements PeerOverlay {
     if (l == null) {
       throw new IllegalStateException("ensureDevice() first");
     }
-    return VxlanPeers.desired(ownSubnet, l.index(), remotes);
+    return VxlanPeers.desired(ownSubnet, l.index(), underlayIndex, onLink, remotes);
   }
 
   /** One lease's entries on the current device (pure, see {@link VxlanPeers#peer}). */
@@ -169,7 +220,7 @@ public final class VxlanNetwork implements PeerOverlay {
     if (l == null) {
       throw new IllegalStateException("ensureDevice() first");
     }
-    return VxlanPeers.peer(l.index(), lease);
+    return VxlanPeers.peer(l.index(), underlayIndex, onLink, lease);
   }
 
   private void remember(Link l) {

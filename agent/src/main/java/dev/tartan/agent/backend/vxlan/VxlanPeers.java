@@ -1,6 +1,7 @@
 package dev.tartan.agent.backend.vxlan;
 
 import dev.tartan.agent.backend.BackendDataException;
+import dev.tartan.agent.backend.DirectRoutes;
 import dev.tartan.agent.netlink.rtnl.FdbEntry;
 import dev.tartan.agent.netlink.rtnl.Neighbour;
 import dev.tartan.agent.netlink.rtnl.Route;
@@ -31,13 +32,27 @@ import java.util.Set;
  * or reuse a VtepMAC already taken ({@link DesiredState#conflicts()}). Leases are considered in
  * subnet order (address, then prefix length), so the winner of a conflict does not depend on the
  * order the leases arrived in: the lower (or, at the same address, the larger) subnet wins, and our
- * own subnet always wins. DirectRouting is not implemented.
+ * own subnet always wins.
+ *
+ * <p>DirectRouting (docs/flannel-compat.md §2.6): with an {@link DirectRoutes.OnLink} test, a peer
+ * whose public IP is on-link gets only the direct route {@code S via PublicIP dev <underlay>
+ * proto tartan} instead of the three entries; its VtepMAC then takes part in no conflict (it has
+ * no FDB entry).
  */
 public final class VxlanPeers {
   private VxlanPeers() {}
 
   public static DesiredState desired(Ipv4Subnet ownSubnet, int deviceIndex,
       Collection<SubnetLease> leases) {
+    return desired(ownSubnet, deviceIndex, 0, null, leases);
+  }
+
+  /**
+   * @param underlay ifindex of the external interface (direct routes), or 0 without DirectRouting
+   * @param onLink   the on-link test, or null without DirectRouting
+   */
+  public static DesiredState desired(Ipv4Subnet ownSubnet, int deviceIndex, int underlay,
+      DirectRoutes.OnLink onLink, Collection<SubnetLease> leases) {
     List<SubnetLease> sorted = new ArrayList<>(leases);
     sorted.sort(Comparator.comparing(SubnetLease::subnet));
     Set<Neighbour> neighbours = new HashSet<>();
@@ -56,7 +71,7 @@ public final class VxlanPeers {
         conflicts.add(new Conflict(ownSubnet, s, "overlaps our own subnet"));
         continue;
       }
-      PeerSpec spec = peer(deviceIndex, lease);
+      PeerSpec spec = peer(deviceIndex, underlay, onLink, lease);
       if (spec instanceof Skipped sk) {
         skipped.add(sk);
         continue;
@@ -66,17 +81,19 @@ public final class VxlanPeers {
         conflicts.add(new Conflict(last, s, "overlapping subnets"));
         continue;
       }
-      Ipv4Subnet macTaken = macOwner.putIfAbsent(p.mac(), s);
-      if (macTaken != null) {
-        conflicts.add(new Conflict(macTaken, s, "same VtepMAC " + p.mac()));
-        continue;
+      if (!p.isDirect()) {
+        Ipv4Subnet macTaken = macOwner.putIfAbsent(p.mac(), s);
+        if (macTaken != null) {
+          conflicts.add(new Conflict(macTaken, s, "same VtepMAC " + p.mac()));
+          continue;
+        }
+        neighbours.add(p.neighbour());
+        fdb.add(p.fdb());
       }
       last = s;
-      neighbours.add(p.neighbour());
-      fdb.add(p.fdb());
       routes.add(p.route());
     }
-    return new DesiredState(deviceIndex, neighbours, fdb, routes, skipped, conflicts);
+    return new DesiredState(deviceIndex, neighbours, fdb, routes, skipped, conflicts, onLink == null ? 0 : underlay);
   }
 
   /**
@@ -84,6 +101,11 @@ public final class VxlanPeers {
    * undecodable BackendData, PublicIP 0.0.0.0). Conflicts with other leases are not checked here.
    */
   public static PeerSpec peer(int deviceIndex, SubnetLease lease) {
+    return peer(deviceIndex, 0, null, lease);
+  }
+
+  /** As {@link #peer(int, SubnetLease)}; with {@code onLink}, an on-link peer gets the direct route. */
+  public static PeerSpec peer(int deviceIndex, int underlay, DirectRoutes.OnLink onLink, SubnetLease lease) {
     Ipv4Subnet s = lease.subnet();
     String type = lease.attrs().backendType();
     if (!"vxlan".equals(type)) {
@@ -98,6 +120,9 @@ public final class VxlanPeers {
     Inet4Address publicIp = lease.attrs().publicIp();
     if (publicIp.isAnyLocalAddress()) {
       return new Skipped(s, "PublicIP is 0.0.0.0");
+    }
+    if (onLink != null && onLink.notOnLink(publicIp) == null) {
+      return PeerEntries.direct(DirectRoutes.route(s, publicIp, underlay));
     }
     Inet4Address gateway = s.networkAddress();
     return new PeerEntries(Neighbour.permanent(deviceIndex, gateway, data.vtepMac()),

@@ -76,6 +76,13 @@ public interface RtNetlink extends AutoCloseable {
   /** {@code ip -4 route show table T [proto P]}; protocol 0 lists every protocol. */
   List<Route> routes(int table, int protocol) throws NetlinkException;
 
+  /**
+   * {@code ip route get IP}: the route the kernel would use to reach {@code ip} (its gateway, if
+   * any, and output device), one request, no dump. Empty when the kernel has no unicast route to
+   * it (unreachable, or a local address).
+   */
+  Optional<Route> routeTo(java.net.Inet4Address ip) throws NetlinkException;
+
   // ---- neighbours (IPv4)
 
   /** {@code ip neigh replace IP lladdr MAC dev X nud permanent}. */

@@ -284,6 +284,24 @@ public final class RtNetlinkClient implements RtNetlink {
     }
   }
 
+  /**
+   * {@code ip route get IP}; empty when the kernel answers ENETUNREACH/EHOSTUNREACH or the route is
+   * not unicast (a local address).
+   */
+  @Override
+  public Optional<Route> routeTo(java.net.Inet4Address ip) throws NetlinkException {
+    try {
+      return Optional.ofNullable(request("ip route get " + ip.getHostAddress(),
+          (w, seq) -> RtnlCodec.getRoute(w, seq, ip),
+          (type, flags, p) -> type == Rtnl.RTM_NEWROUTE ? RtnlCodec.decodeRouteGet(p) : null));
+    } catch (NetlinkException e) {
+      if (e.errno() == Errno.ENETUNREACH || e.errno() == Errno.EHOSTUNREACH) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+  }
+
   // ------------------------------------------------------------------ neighbours
 
   /** {@code ip neigh replace IP lladdr MAC dev X nud permanent} (CREATE|REPLACE). */

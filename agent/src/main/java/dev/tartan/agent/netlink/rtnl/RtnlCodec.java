@@ -330,6 +330,36 @@ final class RtnlCodec {
     w.end();
   }
 
+  /** {@code ip route get IP}: RTM_GETROUTE for one address (no dump). */
+  static void getRoute(MessageWriter w, int seq, java.net.Inet4Address ip) {
+    w.begin(RTM_GETROUTE, REQ_ACK, seq).rtmsg(AF_INET, 32, 0, 0, 0, 0, 0, 0, 0).inet4(RTA_DST, ip).end();
+  }
+
+  /**
+   * The answer to {@link #getRoute}: the resolved route (the kernel marks it cloned), or null when
+   * it is not unicast (a local address).
+   */
+  static Route decodeRouteGet(ByteBuffer message) {
+    ByteBuffer payload = message.slice().order(ByteOrder.nativeOrder());
+    if (payload.remaining() < RTMSG_SIZE) {
+      throw new MalformedMessageException("rtmsg: " + payload.remaining() + " bytes, need " + RTMSG_SIZE);
+    }
+    int family = payload.get(0) & 0xff;
+    int dstLen = payload.get(1) & 0xff;
+    int table = payload.get(4) & 0xff;
+    int protocol = payload.get(5) & 0xff;
+    int type = payload.get(7) & 0xff;
+    int flags = payload.getInt(8);
+    if (family != AF_INET || type != RTN_UNICAST || dstLen > 32) {
+      return null;
+    }
+    Attributes a = Attributes.after(payload, RTMSG_SIZE, "RTM_NEWROUTE");
+    Inet4Address dst = a.inet4(RTA_DST);
+    Ipv4Subnet net = dst == null ? new Ipv4Subnet(0, dstLen) : Ipv4Subnet.of(dst, dstLen);
+    return new Route(net, a.inet4(RTA_GATEWAY), a.u32(RTA_OIF, 0), (flags & RTNH_F_ONLINK) != 0,
+        a.u32(RTA_TABLE, table), protocol);
+  }
+
   static Route decodeRoute(ByteBuffer message) {
     ByteBuffer payload = message.slice().order(ByteOrder.nativeOrder());
     if (payload.remaining() < RTMSG_SIZE) {

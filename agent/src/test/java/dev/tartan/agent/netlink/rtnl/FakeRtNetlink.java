@@ -538,6 +538,26 @@ public final class FakeRtNetlink implements RtNetlink {
         .toList());
   }
 
+  /** Longest-prefix match over the main table (no policy routing); empty when nothing matches. */
+  @Override
+  public Optional<Route> routeTo(java.net.Inet4Address ip) throws NetlinkException {
+    return run("routeTo", ip, () -> {
+      if (addresses.stream().anyMatch(a -> a.address().equals(ip))) {
+        return Optional.<Route>empty(); // local
+      }
+      Route best = null;
+      for (Route r : routes.values()) {
+        if (r.table() == Route.TABLE_MAIN && r.dst().contains(ip)
+            && (best == null || r.dst().prefixLength() > best.dst().prefixLength())) {
+          best = r;
+        }
+      }
+      return best == null ? Optional.<Route>empty()
+          : Optional.of(new Route(dev.tartan.net.Ipv4Subnet.of(ip, 32), best.gateway(), best.link(), best.onlink(),
+              Route.TABLE_MAIN, best.protocol()));
+    });
+  }
+
   // ------------------------------------------------------------------ neighbours
 
   @Override

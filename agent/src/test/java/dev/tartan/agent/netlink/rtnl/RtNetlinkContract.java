@@ -276,6 +276,23 @@ public abstract class RtNetlinkContract {
   }
 
   @Test
+  void routeToTellsTheGatewayAndDeviceOfTheRouteInUse() throws Exception {
+    Route onLink = rtnl.routeTo(ip("198.51.100.7")).orElseThrow();
+    assertThat(onLink.gateway()).isNull();
+    assertThat(onLink.link()).isEqualTo(underlay.index());
+    assertThat(onLink.dst()).isEqualTo(net("198.51.100.7/32"));
+
+    rtnl.replaceRoute(new Route(net("203.0.113.0/24"), ip("198.51.100.254"), underlay.index(), false,
+        Route.TABLE_MAIN, Route.PROTO_BOOT));
+    Route routed = rtnl.routeTo(ip("203.0.113.9")).orElseThrow();
+    assertThat(routed.gateway()).isEqualTo(ip("198.51.100.254"));
+    assertThat(routed.link()).isEqualTo(underlay.index());
+
+    assertThat(rtnl.routeTo(ip("192.0.2.1"))).as("no route at all").isEmpty();
+    assertThat(rtnl.routeTo(UNDERLAY_IP)).as("our own address is local, not unicast").isEmpty();
+  }
+
+  @Test
   void routeOnADownDeviceOrToAnUnreachableGatewayIsRefused() throws Exception {
     Link vx = rtnl.createVxlan(new VxlanSpec("nlt-vx", 1, UNDERLAY_IP, underlay.index(), 8472, false,
         false, null, 0, null));
