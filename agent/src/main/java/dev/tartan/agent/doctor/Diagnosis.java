@@ -25,6 +25,7 @@ import dev.tartan.agent.netlink.rtnl.VxlanSpec;
 import dev.tartan.agent.routing.DesiredState;
 import dev.tartan.agent.routing.GraceFile;
 import dev.tartan.agent.subnetenv.SubnetEnv;
+import dev.tartan.net.IpSubnet;
 import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.SubnetLease;
@@ -261,19 +262,19 @@ public final class Diagnosis {
             add("lease", id.iface(), id.iface() + " has no IPv4 address", "pass --public-ip");
             return Optional.empty();
           }
-          publicIp = addrs.get(0).address();
+          publicIp = addrs.get(0).ipv4();
         }
       }
       Set<Inet4Address> local = new HashSet<>();
       for (Address a : k.addresses()) {
-        local.add(a.address());
+        local.add(a.ipv4());
       }
       if (publicIp == null) {
         List<Inet4Address> candidates = in.leases().stream().map(l -> l.attrs().publicIp())
             .filter(local::contains).distinct().toList();
         if (candidates.isEmpty()) {
           add("lease", "this host", "no lease in etcd has a PublicIP of this host ("
-                  + k.addresses().stream().map(Address::address)
+                  + k.addresses().stream().map(Address::ipv4)
                       .filter(a -> !a.isLoopbackAddress() && !cfg.network().contains(a))
                       .map(Diagnosis::ip).distinct().collect(Collectors.joining(", ")) + ")",
               "start the agent here (" + RESTART + "); behind NAT pass --public-ip");
@@ -352,8 +353,8 @@ public final class Diagnosis {
       Optional<VxlanInfo> info = dev.vxlan();
       // the agent's device spec; when the underlay is unknown (NAT without --iface) its two fields are not compared
       Inet4Address local = own.underlay() == null || own.underlayAddress() == null
-          ? info.map(VxlanInfo::local).orElse(null)
-          : own.underlayAddress().address().equals(own.publicIp()) ? own.publicIp() : own.underlayAddress().address();
+          ? info.map(VxlanInfo::local).filter(Inet4Address.class::isInstance).map(Inet4Address.class::cast).orElse(null)
+          : own.underlayAddress().ipv4().equals(own.publicIp()) ? own.publicIp() : own.underlayAddress().ipv4();
       int underlay = own.underlay() != null ? own.underlay().index() : info.map(VxlanInfo::underlay).orElse(0);
       VxlanSpec spec = new VxlanSpec(name, backend.vni(), local, underlay, backend.port(), backend.learning(),
           backend.gbp(), null, 0, null);
@@ -406,7 +407,7 @@ public final class Diagnosis {
       for (Address a : k.addressesOf(link.index())) {
         if (a.address().equals(wanted.address()) && a.prefixLength() == wanted.prefixLength()) {
           present = true;
-        } else if (cfg.network().contains(a.address())) {
+        } else if (cfg.network().contains(a.ipv4())) {
           add(check, link.name(), link.name() + " has " + cidr(a) + ", which is not this host's lease "
                   + host.lease().subnet(),
               "ip addr del " + cidr(a) + " dev " + link.name());
@@ -453,7 +454,7 @@ public final class Diagnosis {
       for (SubnetLease l : in.leases()) {
         bySubnet.put(l.subnet(), l);
       }
-      Map<Inet4Address, Neighbour> neighByIp = new HashMap<>();
+      Map<java.net.InetAddress, Neighbour> neighByIp = new HashMap<>();
       for (Neighbour n : k.neighbours()) {
         neighByIp.putIfAbsent(n.ip(), n);
       }
@@ -461,11 +462,11 @@ public final class Diagnosis {
       for (FdbEntry e : k.fdb()) {
         fdbByMac.computeIfAbsent(e.mac(), x -> new ArrayList<>()).add(e);
       }
-      Map<Ipv4Subnet, List<Route>> routesByDst = new HashMap<>();
+      Map<IpSubnet, List<Route>> routesByDst = new HashMap<>();
       for (Route r : k.routes()) {
         routesByDst.computeIfAbsent(r.dst(), x -> new ArrayList<>()).add(r);
       }
-      Map<Inet4Address, Neighbour> wantNeigh = new HashMap<>();
+      Map<java.net.InetAddress, Neighbour> wantNeigh = new HashMap<>();
       for (Neighbour n : want.neighbours()) {
         wantNeigh.put(n.ip(), n);
       }
@@ -475,7 +476,7 @@ public final class Diagnosis {
       }
 
       List<Route> routes = new ArrayList<>(want.routes());
-      routes.sort(Comparator.comparing(Route::dst));
+      routes.sort(Comparator.comparing(Route::dst, IpSubnet.ORDER));
       for (Route r : routes) {
         SubnetLease peer = bySubnet.get(r.dst());
         String where = r.dst() + " (" + hostOf(peer) + ")";
@@ -520,7 +521,7 @@ public final class Diagnosis {
       }
 
       // entries of ours that no lease asks for (those of peers held in grace are expected)
-      Set<Ipv4Subnet> wantedDst = new HashSet<>();
+      Set<IpSubnet> wantedDst = new HashSet<>();
       routes.forEach(r -> wantedDst.add(r.dst()));
       for (GraceFile.Held h : in.held()) {
         wantedDst.add(h.subnet());
@@ -530,14 +531,14 @@ public final class Diagnosis {
       }
       List<Route> staleRoutes = k.routes().stream()
           .filter(r -> r.link() == dev.index() && r.protocol() == Route.PROTO_TARTAN && !wantedDst.contains(r.dst()))
-          .sorted(Comparator.comparing(Route::dst)).toList();
+          .sorted(Comparator.comparing(Route::dst, IpSubnet.ORDER)).toList();
       for (Route r : staleRoutes) {
         add("route", r.dst().toString(), "stale route " + routeText(r, d) + ": no lease for " + r.dst(),
             routeCmd("del", r, d));
       }
       List<Neighbour> staleNeigh = k.neighbours().stream()
           .filter(n -> (n.state() & Neighbour.NUD_PERMANENT) != 0 && !wantNeigh.containsKey(n.ip()))
-          .sorted(Comparator.comparingInt(n -> Ipv4Subnet.toInt(n.ip()))).toList();
+          .sorted(Comparator.comparing(Neighbour::ip, IpSubnet.ADDRESS_ORDER)).toList();
       for (Neighbour n : staleNeigh) {
         add("neighbour", ip(n.ip()), "stale neighbour " + ip(n.ip()) + " lladdr " + n.mac() + " on " + d
             + ": no lease has this gateway", "ip neigh del " + ip(n.ip()) + " dev " + d);
@@ -675,7 +676,7 @@ public final class Diagnosis {
     }
   }
 
-  static String ip(Inet4Address a) {
+  static String ip(java.net.InetAddress a) {
     return a == null ? "none" : a.getHostAddress();
   }
 

@@ -3,6 +3,7 @@ package dev.tartan.agent.routing;
 import dev.tartan.agent.netlink.rtnl.FdbEntry;
 import dev.tartan.agent.netlink.rtnl.Neighbour;
 import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.net.IpSubnet;
 import dev.tartan.net.Ipv4Subnet;
 import java.time.Duration;
 import org.slf4j.Logger;
@@ -50,11 +51,11 @@ public final class PeerLog {
   }
 
   void added(PeerEntries p) {
-    line("peer {} via {} (vtep {}) added", p.subnet(), dst(p.fdb()), p.mac());
+    line("peer {} via {} (vtep {}) added", p.name(), dst(p.fdb()), p.mac());
   }
 
   void removed(PeerEntries p, String why) {
-    line("peer {} via {} (vtep {}) removed{}", p.subnet(), dst(p.fdb()), p.mac(), why);
+    line("peer {} via {} (vtep {}) removed{}", p.name(), dst(p.fdb()), p.mac(), why);
   }
 
   void changed(PeerEntries before, PeerEntries after) {
@@ -69,7 +70,7 @@ public final class PeerLog {
     if (what.length() == 0) {
       what.append("entries rewritten");
     }
-    line("peer {} updated: {}", after.subnet(), what);
+    line("peer {} updated: {}", after.name(), what);
   }
 
   void held(Ipv4Subnet subnet, Duration grace) {
@@ -133,19 +134,19 @@ public final class PeerLog {
   }
 
   static String dst(FdbEntry e) {
-    return e == null || e.dst() == null ? "?" : e.dst().getHostAddress();
+    return e == null || e.dst() == null ? "?" : IpSubnet.text(e.dst());
   }
 
   /** {@code ip}/{@code bridge}-like text naming one entry. */
   public static String describe(Object entry) {
     if (entry instanceof Neighbour n) {
-      return "neighbour " + n.ip().getHostAddress() + " lladdr " + n.mac() + " dev " + n.link();
+      return "neighbour " + IpSubnet.text(n.ip()) + " lladdr " + n.mac() + " dev " + n.link();
     }
     if (entry instanceof FdbEntry e) {
       return "fdb " + e.mac() + " dev " + e.link() + " dst " + dst(e);
     }
     if (entry instanceof Route r) {
-      return "route " + r.dst() + (r.gateway() == null ? "" : " via " + r.gateway().getHostAddress())
+      return "route " + r.dst() + (r.gateway() == null ? "" : " via " + IpSubnet.text(r.gateway()))
           + " dev " + r.link() + (r.onlink() ? " onlink" : "") + " proto " + r.protocol();
     }
     return String.valueOf(entry);

@@ -287,8 +287,8 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
     List<GraceFile.Held> now = new ArrayList<>();
     for (Map.Entry<Ipv4Subnet, Instant> h : new java.util.TreeMap<>(table.held()).entrySet()) {
       PeerEntries p = applied.get(h.getKey());
-      if (p != null && p.fdb().dst() != null) {
-        now.add(new GraceFile.Held(h.getKey(), p.fdb().dst(), p.mac(), h.getValue()));
+      if (p != null && p.fdb().dst() instanceof java.net.Inet4Address dst) {
+        now.add(new GraceFile.Held(h.getKey(), dst, p.mac(), h.getValue()));
       }
     }
     if (now.equals(graceWritten)) {
@@ -344,6 +344,9 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
       if (spec instanceof DesiredState.Skipped sk) {
         peerLog.skipped(s, sk.reason());
         continue;
+      }
+      if (spec instanceof DesiredState.Absent) {
+        continue; // nothing for this device: entries programmed before are removed below
       }
       PeerEntries p = (PeerEntries) spec;
       PeerEntries owner = applied.byMac(p.mac());

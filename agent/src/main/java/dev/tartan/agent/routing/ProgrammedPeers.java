@@ -3,8 +3,9 @@ package dev.tartan.agent.routing;
 import dev.tartan.agent.netlink.rtnl.FdbEntry;
 import dev.tartan.agent.netlink.rtnl.Neighbour;
 import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.net.IpSubnet;
 import dev.tartan.net.Ipv4Subnet;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -19,7 +20,8 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class ProgrammedPeers implements DriftWatcher.Programmed {
   private final Map<Ipv4Subnet, PeerEntries> bySubnet = new ConcurrentHashMap<>();
-  private final Map<Inet4Address, PeerEntries> byGateway = new ConcurrentHashMap<>();
+  private final Map<IpSubnet, PeerEntries> byDst = new ConcurrentHashMap<>();
+  private final Map<InetAddress, PeerEntries> byGateway = new ConcurrentHashMap<>();
   private final Map<String, PeerEntries> byMac = new ConcurrentHashMap<>();
   private volatile int link = -1;
 
@@ -37,6 +39,7 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
 
   void put(PeerEntries p) {
     bySubnet.put(p.subnet(), p);
+    byDst.put(p.route().dst(), p);
     byGateway.put(p.neighbour().ip(), p);
     byMac.put(p.mac(), p);
   }
@@ -46,6 +49,7 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
       return;
     }
     bySubnet.remove(p.subnet(), p);
+    byDst.remove(p.route().dst(), p);
     byGateway.remove(p.neighbour().ip(), p);
     byMac.remove(p.mac(), p);
   }
@@ -53,7 +57,7 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
   /** Becomes a whole desired state (a full pass); entries that did not change stay the same objects. */
   void replaceWith(DesiredState desired) {
     link = desired.link();
-    Map<Inet4Address, Neighbour> neigh = new HashMap<>();
+    Map<InetAddress, Neighbour> neigh = new HashMap<>();
     for (Neighbour n : desired.neighbours()) {
       neigh.put(n.ip(), n);
     }
@@ -68,7 +72,7 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
       if (e == null) {
         continue;
       }
-      PeerEntries p = new PeerEntries(n, e, r);
+      PeerEntries p = new PeerEntries(desired.owner(r), n, e, r);
       PeerEntries old = bySubnet.get(p.subnet());
       if (!p.equals(old)) {
         remove(old);
@@ -91,12 +95,16 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
     Set<Neighbour> n = new HashSet<>();
     Set<FdbEntry> f = new HashSet<>();
     Set<Route> r = new HashSet<>();
+    Map<IpSubnet, Ipv4Subnet> owners = new HashMap<>();
     for (PeerEntries p : bySubnet.values()) {
       n.add(p.neighbour());
       f.add(p.fdb());
       r.add(p.route());
+      if (!p.route().dst().equals(p.subnet())) {
+        owners.put(p.route().dst(), p.subnet());
+      }
     }
-    return new DesiredState(computed.link(), n, f, r, computed.skipped(), computed.conflicts());
+    return new DesiredState(computed.link(), n, f, r, computed.skipped(), computed.conflicts(), owners);
   }
 
   /** True when {@code entry} is one of the entries programmed now (a repair may write it again). */
@@ -119,13 +127,13 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
   }
 
   @Override
-  public Route route(Ipv4Subnet dst) {
-    PeerEntries p = bySubnet.get(dst);
+  public Route route(IpSubnet dst) {
+    PeerEntries p = byDst.get(dst);
     return p == null ? null : p.route();
   }
 
   @Override
-  public Neighbour neighbour(Inet4Address ip) {
+  public Neighbour neighbour(InetAddress ip) {
     PeerEntries p = byGateway.get(ip);
     return p == null ? null : p.neighbour();
   }
