@@ -3,6 +3,7 @@ package dev.tartan.agent;
 import dev.tartan.agent.backend.BackendTypes;
 import dev.tartan.agent.attach.AttachSocket;
 import dev.tartan.agent.backend.Bridge;
+import dev.tartan.agent.backend.vxlan.Vxlan6Network;
 import dev.tartan.agent.backend.vxlan.VxlanBackendConfig;
 import dev.tartan.agent.backend.vxlan.VxlanNetwork;
 import dev.tartan.agent.config.AgentConfig;
@@ -11,6 +12,7 @@ import dev.tartan.agent.health.HealthServer.Check;
 import dev.tartan.agent.iface.ExternalInterface;
 import dev.tartan.agent.iface.ExternalInterfaceSelector;
 import dev.tartan.agent.iface.InterfaceSelectionException;
+import dev.tartan.agent.iface.Ipv6Underlay;
 import dev.tartan.agent.iface.NetworkOverlap;
 import dev.tartan.agent.lease.LeaseKeeper;
 import dev.tartan.agent.lease.OwnLeaseGuard;
@@ -33,6 +35,8 @@ import dev.tartan.agent.subnetenv.SubnetEnv;
 import dev.tartan.agent.subnetenv.SubnetEnvFile;
 import dev.tartan.agent.systemd.SdNotify;
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
+import dev.tartan.net.Ipv6Text;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseEvent;
 import dev.tartan.store.LeaseListener;
@@ -62,6 +66,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -99,6 +104,10 @@ public final class Agent implements AutoCloseable {
   private VxlanNetwork vxlan;
   private TrafficRules traffic;
   private PeerSync peers;
+  // dual stack ("EnableIPv6"): the IPv6 side, else null
+  private Ipv6Underlay external6;
+  private Vxlan6Network vxlan6;
+  private PeerSync peers6;
   private volatile LeaseKeeper keeper;
   /** Why etcd refused our lease for good (the keeper stopped), else null. */
   private volatile String leaseRefused;
@@ -148,8 +157,19 @@ public final class Agent implements AutoCloseable {
     notReady = "setting up the VXLAN device";
     RtNetlink nl = metrics.countErrors(RtNetlinkClient.open());
     closers.add(nl);
-    external = new ExternalInterfaceSelector(nl).select(cfg);
+    ExternalInterfaceSelector selector = new ExternalInterfaceSelector(nl);
+    external = selector.select(cfg);
     log.info("external interface {}", external);
+    Sysctl sysctl = Sysctl.system();
+    if (network.enableIPv6()) {
+      try {
+        external6 = selector.selectIpv6(external, cfg.publicIpv6());
+      } catch (InterfaceSelectionException e) {
+        throw new AgentException(e.getMessage());
+      }
+      vxlan6 = new Vxlan6Network(nl, backend, network.ipv6Network(), external6.vxlanLocal(), external.index(),
+          external.mtu(), Bridge.DEFAULT_NAME);
+    }
     vxlan = new VxlanNetwork(nl, backend, network.network(), external.vxlanLocal(), external.index(),
         external.mtu(), Bridge.DEFAULT_NAME);
     try {
@@ -160,21 +180,35 @@ public final class Agent implements AutoCloseable {
     Link device = vxlan.ensureDevice();
     log.info("vxlan device {} (ifindex {}, VtepMAC {}, mtu {})", device.name(), device.index(), device.mac(),
         vxlan.mtu());
+    if (vxlan6 != null) {
+      Link device6 = vxlan6.ensureDevice();
+      sysctl.disableAcceptRa(device6.name());
+      log.info("vxlan device {} (ifindex {}, VtepMAC {}, local {})", device6.name(), device6.index(), device6.mac(),
+          Ipv6Text.format(external6.vxlanLocal()));
+    }
 
     notReady = "acquiring a subnet lease";
     Optional<Ipv4Subnet> previous = SubnetEnvFile.readPrevious(cfg.subnetFile());
     Optional<Ipv4Subnet> previousNetwork = SubnetEnvFile.readPreviousNetwork(cfg.subnetFile());
     keeper = new LeaseKeeper(store, this::attrs, cfg.subnetLeaseRenewMargin(), Clock.systemUTC(), leaseExec,
         new LeaseEvents());
-    SubnetLease acquired = awaitLease(keeper.acquire(previous));
+    Optional<Ipv6Subnet> previousV6 = vxlan6 == null ? Optional.empty() : SubnetEnvFile.readPreviousV6(cfg.subnetFile());
+    SubnetLease acquired = awaitLease(keeper.acquire(previous, previousV6));
+    if (vxlan6 != null && acquired.ipv6Subnet() == null) {
+      throw new AgentException("the network config has EnableIPv6 but the lease " + acquired.subnet()
+          + " got no IPv6 subnet from the store");
+    }
 
     notReady = "configuring the device, the bridge and the firewall";
     vxlan.configure(acquired.subnet());
-    Sysctl sysctl = Sysctl.system();
     sysctl.enableIpForward();
+    if (vxlan6 != null) {
+      vxlan6.configure(acquired.subnet(), acquired.ipv6Subnet());
+      sysctl.enableIpv6Forward();
+    }
     sysctl.checkBrNetfilter();
     traffic.install(network.network(), acquired.subnet(), previousNetwork, previous);
-    writeSubnetFile(acquired.subnet());
+    writeSubnetFile(acquired);
 
     notReady = "syncing peers";
     PeerLog peerLog = new PeerLog();
@@ -184,7 +218,13 @@ public final class Agent implements AutoCloseable {
     peers.graceFile(GraceFile.beside(cfg.subnetFile()));
     peers.onChange(this::peersChanged);
     metrics.peers(peers::size, peers::inGrace);
-    watch = store.watch(new OwnLeaseGuard(keeper, peers, peers::snapshotSeen));
+    if (vxlan6 != null) {
+      PeerLog peerLog6 = new PeerLog();
+      peers6 = new PeerSync(vxlan6, new Reconciler(nl, peerLog6, true), peerLog6, acquired.subnet(),
+          cfg.resyncInterval(), cfg.peerExpiryGrace(), Clock.systemUTC(), UnaryOperator.identity());
+      closers.add(peers6);
+    }
+    watch = store.watch(new OwnLeaseGuard(keeper, peerListener(), peers::snapshotSeen));
     closers.add(watch);
     awaitFirstSnapshot();
     if (cfg.vxlanPeerFilter()) {
@@ -202,10 +242,20 @@ public final class Agent implements AutoCloseable {
     DriftWatcher drift = new DriftWatcher(peers.programmed(), vxlan.deviceName(), vxlan.bridgeName(),
         peers::repair, name -> { }); // the watcher logs it; the next pass recreates the device
     metrics.drift(drift::counts);
-    NetlinkMonitor monitor = RtNetlinkClient.monitor(null, drift);
+    java.util.function.Consumer<dev.tartan.agent.netlink.rtnl.NetlinkEvent> monitored = drift;
+    if (peers6 != null) {
+      peers6.start();
+      DriftWatcher drift6 = new DriftWatcher(peers6.programmed(), vxlan6.deviceName(), Bridge.DEFAULT_NAME,
+          peers6::repair, name -> { });
+      monitored = drift.andThen(drift6);
+    }
+    NetlinkMonitor monitor = RtNetlinkClient.monitor(null, monitored);
     closers.add(monitor);
     while (!peers.awaitKernelSynced(Duration.ofSeconds(30))) {
       log.warn("first peer sync not done after 30 s: {}", peers.lastError());
+    }
+    while (peers6 != null && !peers6.awaitKernelSynced(Duration.ofSeconds(30))) {
+      log.warn("first IPv6 peer sync not done after 30 s: {}", peers6.lastError());
     }
 
     keeper.startRenewing();
@@ -220,7 +270,8 @@ public final class Agent implements AutoCloseable {
     }, 0, every.toMillis(), TimeUnit.MILLISECONDS));
 
     notReady = null;
-    String status = "subnet " + acquired.subnet() + ", " + peers.size() + " peers";
+    String status = "subnet " + acquired.subnet() + (acquired.ipv6Subnet() == null ? "" : " and " + acquired.ipv6Subnet())
+        + ", " + peers.size() + " peers";
     notify.ready(status);
     log.info("ready: {} on {} ({}), {}", vxlan.deviceName(), external.name(), external.publicIp().getHostAddress(),
         status);
@@ -271,6 +322,10 @@ public final class Agent implements AutoCloseable {
     if (l != null && !l.alive()) {
       return Check.failing("the reconcile loop stopped");
     }
+    PeerSync l6 = peers6;
+    if (l6 != null && !l6.alive()) {
+      return Check.failing("the IPv6 reconcile loop stopped");
+    }
     return Check.passing();
   }
 
@@ -295,13 +350,60 @@ public final class Agent implements AutoCloseable {
     if (!peers.kernelSynced()) {
       return Check.failing("peers not synced yet");
     }
+    if (vxlan6 != null) {
+      Link d6 = vxlan6.device();
+      if (d6 == null || !d6.up()) {
+        return Check.failing(vxlan6.deviceName() + " is not up");
+      }
+      if (!peers6.kernelSynced()) {
+        return Check.failing("IPv6 peers not synced yet");
+      }
+    }
     return Check.passing();
   }
 
   // ---- lease life
 
   private LeaseAttrs attrs() {
+    if (vxlan6 != null) {
+      return new LeaseAttrs(external.publicIp(), external6.publicIpv6(), "vxlan", vxlan.leaseData().toJson(),
+          vxlan6.leaseData().toJson());
+    }
     return LeaseAttrs.ipv4(external.publicIp(), "vxlan", vxlan.leaseData().toJson());
+  }
+
+  /** The watch's listener: the IPv4 peer sync, and the IPv6 one on a dual-stack network. */
+  private LeaseListener peerListener() {
+    PeerSync v4 = peers;
+    PeerSync v6 = peers6;
+    if (v6 == null) {
+      return v4;
+    }
+    return new LeaseListener() {
+      @Override
+      public void onSnapshot(List<SubnetLease> all) {
+        v6.onSnapshot(all);
+        v4.onSnapshot(all);
+      }
+
+      @Override
+      public void onEvents(List<LeaseEvent> batch) {
+        v6.onEvents(batch);
+        v4.onEvents(batch);
+      }
+
+      @Override
+      public void onDisconnected(String reason) {
+        v6.onDisconnected(reason);
+        v4.onDisconnected(reason);
+      }
+
+      @Override
+      public void onReconnected() {
+        v6.onReconnected();
+        v4.onReconnected();
+      }
+    };
   }
 
   private SubnetLease lease() {
@@ -341,12 +443,27 @@ public final class Agent implements AutoCloseable {
     @Override
     public void reacquired(SubnetLease old, SubnetLease l) throws IptablesException, IOException {
       metrics.leaseReacquired();
+      boolean v6Changed = vxlan6 != null && !Objects.equals(l.ipv6Subnet(), old.ipv6Subnet());
+      if (v6Changed) {
+        if (l.ipv6Subnet() == null) {
+          throw new IOException("the re-acquired lease " + l.subnet() + " has no IPv6 subnet");
+        }
+        vxlan6.ownSubnet6(l.ipv6Subnet());
+      }
       if (!l.subnet().equals(old.subnet())) {
         peers.ownSubnet(l.subnet());
         traffic.install(network.network(), l.subnet(), Optional.of(network.network()), Optional.of(old.subnet()));
-        writeSubnetFile(l.subnet());
+      }
+      if (peers6 != null && (v6Changed || !l.subnet().equals(old.subnet()))) {
+        peers6.ownSubnet(l.subnet());
+      }
+      if (!l.subnet().equals(old.subnet()) || v6Changed) {
+        writeSubnetFile(l);
       }
       peers.trigger();
+      if (peers6 != null) {
+        peers6.trigger();
+      }
     }
 
     @Override
@@ -377,7 +494,7 @@ public final class Agent implements AutoCloseable {
     }
     Subscription old = watch;
     old.close(); // first: an event of the old watch applied after the new snapshot could be stale
-    Subscription fresh = store.watch(new OwnLeaseGuard(keeper, peers, peers::snapshotSeen));
+    Subscription fresh = store.watch(new OwnLeaseGuard(keeper, peerListener(), peers::snapshotSeen));
     watch = fresh;
     synchronized (closers) {
       int i = closers.indexOf(old);
@@ -405,11 +522,16 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  private void writeSubnetFile(Ipv4Subnet subnet) throws IOException {
-    SubnetEnv env = SubnetEnv.of(network.network(), subnet, vxlan.mtu(), cfg.ipMasq());
+  private void writeSubnetFile(SubnetLease lease) throws IOException {
+    Ipv4Subnet subnet = lease.subnet();
+    Ipv6Subnet subnet6 = vxlan6 == null ? null : lease.ipv6Subnet();
+    SubnetEnv env = subnet6 == null ? SubnetEnv.of(network.network(), subnet, vxlan.mtu(), cfg.ipMasq())
+        : new SubnetEnv(network.network(), subnet, vxlan.mtu(), cfg.ipMasq(), network.ipv6Network().toString(),
+            subnet6.toString());
     SubnetEnvFile.write(cfg.subnetFile(), env);
-    log.info("wrote {}: FLANNEL_SUBNET={}/{}", cfg.subnetFile(), env.gateway().getHostAddress(),
-        subnet.prefixLength());
+    log.info("wrote {}: FLANNEL_SUBNET={}/{}{}", cfg.subnetFile(), env.gateway().getHostAddress(),
+        subnet.prefixLength(), subnet6 == null ? "" : ", FLANNEL_IPV6_SUBNET="
+            + Ipv6Text.format(subnet6.host(1)) + "/" + subnet6.prefixLength());
   }
 
   /** The peers changed: re-sync the VXLAN peer filter (coalesced, off the watch thread). */

@@ -1,6 +1,7 @@
 package dev.tartan.store;
 
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import java.util.List;
 import java.util.Optional;
 
@@ -20,6 +21,17 @@ public interface LeaseStore extends AutoCloseable {
    * among the first 100 free subnets. Losing a creation race re-lists and retries (bounded).
    */
   SubnetLease acquire(LeaseAttrs attrs, Optional<Ipv4Subnet> previous) throws LeaseStoreException;
+
+  /**
+   * {@link #acquire(LeaseAttrs, Optional)} for a dual-stack network: {@code previousV6} (the IPv6
+   * subnet from the subnet file) is preferred for the IPv6 part when free. The lease's {@link
+   * SubnetLease#ipv6Subnet()} is set when the config has {@code EnableIPv6} and the store allocates
+   * IPv6 subnets. This default is for stores that do not: it ignores {@code previousV6}.
+   */
+  default SubnetLease acquire(LeaseAttrs attrs, Optional<Ipv4Subnet> previous, Optional<Ipv6Subnet> previousV6)
+      throws LeaseStoreException {
+    return acquire(attrs, previous);
+  }
 
   /**
    * Extends our lease by a fresh TTL, only if the key still holds our value (same PublicIP);

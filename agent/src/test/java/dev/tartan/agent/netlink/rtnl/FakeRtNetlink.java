@@ -273,8 +273,9 @@ public final class FakeRtNetlink implements RtNetlink {
       }
       String mac = spec.mac() == null || spec.mac().isEmpty() ? randomMac() : MacAddress.normalise(spec.mac());
       for (LinkState s : links.values()) {
+        // the kernel's vxlan_vni_in_use: same VNI, port and flags, IPv6 (a local6) being one of them
         if (s.vxlan != null && s.vxlan.vni() == spec.vni() && portOf(spec) == s.vxlan.port()
-            && s.vxlan.gbp() == spec.gbp()) {
+            && s.vxlan.gbp() == spec.gbp() && ipv6(s.vxlan.local()) == ipv6(spec.local())) {
           throw error(op, Errno.EEXIST, "A VXLAN device with the specified VNI already exists");
         }
       }
@@ -959,6 +960,10 @@ public final class FakeRtNetlink implements RtNetlink {
     if (a.prefixLength() < 0 || a.prefixLength() > (a.ipv6() ? 128 : 32)) {
       throw error(op, Errno.EINVAL, "Invalid prefix length");
     }
+  }
+
+  private static boolean ipv6(InetAddress local) {
+    return local != null && local.getAddress().length == 16;
   }
 
   private static int portOf(VxlanSpec spec) {
