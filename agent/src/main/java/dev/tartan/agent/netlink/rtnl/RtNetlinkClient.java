@@ -51,7 +51,8 @@ public final class RtNetlinkClient implements RtNetlink {
   }
 
   /**
-   * Subscribes to RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE and RTNLGRP_NEIGH on a
+   * Subscribes to RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_NEIGH and their IPv6
+   * counterparts (RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE) on a
    * socket of its own (in {@code nsPathOrNull}, or the caller's namespace when null) and delivers
    * typed events to {@code listener} on a daemon thread, in kernel order ({@code ip monitor link
    * address route neigh}). An ENOBUFS overflow is delivered as {@link NetlinkEvent.Overrun}.
@@ -64,7 +65,8 @@ public final class RtNetlinkClient implements RtNetlink {
   static NetlinkMonitor monitor(Path nsPathOrNull, Consumer<NetlinkEvent> listener, int receiveBufferBytes)
       throws NetlinkException {
     Objects.requireNonNull(listener, "listener");
-    int[] groups = {Rtnl.RTNLGRP_LINK, Rtnl.RTNLGRP_IPV4_IFADDR, Rtnl.RTNLGRP_IPV4_ROUTE, Rtnl.RTNLGRP_NEIGH};
+    int[] groups = {Rtnl.RTNLGRP_LINK, Rtnl.RTNLGRP_IPV4_IFADDR, Rtnl.RTNLGRP_IPV4_ROUTE, Rtnl.RTNLGRP_NEIGH,
+        Rtnl.RTNLGRP_IPV6_IFADDR, Rtnl.RTNLGRP_IPV6_ROUTE};
     NetlinkSocket s = nsPathOrNull == null ? NetlinkSocket.open(groups) : NetlinkSocket.openInNamespace(nsPathOrNull, groups);
     try {
       if (receiveBufferBytes > 0) {
