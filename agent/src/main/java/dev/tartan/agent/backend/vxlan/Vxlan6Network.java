@@ -17,8 +17,8 @@ import java.util.Objects;
 
 /**
  * The IPv6 data path of a dual-stack host (docs/flannel-compat.md §2.7): the device {@code
- * flannel-v6.<VNI>} (same VNI, port, learning, GBP and MTU as {@code flannel.<VNI>}, local = the
- * public IPv6 when local), its {@code <own v6 subnet address>/128}, the bridge's {@code
+ * flannel-v6.<VNI>} (same VNI, port, learning and GBP as {@code flannel.<VNI>}, local = the
+ * public IPv6 when local, MTU as the kernel allows over an IPv6 underlay, see {@link #deviceMtu}), its {@code <own v6 subnet address>/128}, the bridge's {@code
  * <v6 subnet>::1/len}, and every peer's IPv6 entries. A second {@link PeerOverlay}: its own {@code
  * PeerSync} is fed the same leases as the IPv4 one and keeps the IPv6 entries (event path, full
  * dump and diff, drift repair) the same way.
@@ -33,6 +33,8 @@ public final class Vxlan6Network implements PeerOverlay {
   private final Ipv6Subnet network6;
   private final String bridgeName;
   private final int mtu;
+  /** The IPv6 headroom of a vxlan device (VXLAN6_HEADROOM: IPv6 40 + UDP 8 + VXLAN 8 + Ethernet 14). */
+  static final int IPV6_OVERHEAD = 70;
   private volatile VxlanSpec spec;
   private volatile Link device;
   private volatile Ipv4Subnet ownSubnet;
@@ -52,12 +54,29 @@ public final class Vxlan6Network implements PeerOverlay {
     this.network6 = Objects.requireNonNull(network6, "network6");
     this.bridgeName = bridgeName;
     this.mtu = config.overlayMtu(underlayMtu);
-    this.spec = VxlanDevice.spec(config.deviceName6(), config, Objects.requireNonNull(local, "local"),
+    VxlanSpec s = VxlanDevice.spec(config.deviceName6(), config, Objects.requireNonNull(local, "local"),
         underlayIndex, underlayMtu);
+    this.spec = new VxlanSpec(s.name(), s.vni(), s.local(), s.underlay(), s.port(), s.learning(), s.gbp(),
+        s.udpCsum(), deviceMtu(mtu, underlayMtu), s.mac());
   }
 
   public String deviceName() {
     return spec.name();
+  }
+
+  /**
+   * The IPv6 device's MTU: the overlay MTU ({@code flannel.<VNI>}'s, also cni0's and {@code
+   * FLANNEL_MTU}), but at most what the kernel allows a vxlan device over an IPv6 underlay (the
+   * underlay's MTU − 70; flanneld leaves it to the kernel, which gives exactly that, and the kernel
+   * refuses more).
+   */
+  static int deviceMtu(int overlayMtu, int underlayMtu) {
+    return Math.min(overlayMtu, underlayMtu - IPV6_OVERHEAD);
+  }
+
+  /** The device's MTU ({@link #deviceMtu}). */
+  public int mtu() {
+    return spec.mtu();
   }
 
   public Ipv6Subnet network6() {

@@ -132,7 +132,11 @@ class DualStackPeersTest {
     assertThat(dev6.name()).isEqualTo("flannel-v6.1");
     assertThat(dev6.vxlan().orElseThrow().local()).isEqualTo(ip6("2001:db8::1"));
     assertThat(dev6.vxlan().orElseThrow().vni()).isEqualTo(1);
-    assertThat(dev6.mtu()).isEqualTo(dev4.mtu());
+    assertThat(dev4.mtu()).isEqualTo(1450);
+    assertThat(dev6.mtu()).as("the kernel's limit over an IPv6 underlay of 1500").isEqualTo(1430);
+    assertThat(nl.linkByName("cni0").orElseThrow().mtu()).isEqualTo(1450);
+    assertThat(v6.repair()).isFalse();
+    assertThat(nl.writes()).as("a repair of a device in shape writes nothing").isEmpty();
     assertThat(dev6.up()).isTrue();
     assertThat(nl.addresses6(dev6.index())).containsExactly(new Address(dev6.index(), ip6("fd00:10:0:1::"), 128));
     Link cni0 = nl.linkByName("cni0").orElseThrow();
