@@ -219,7 +219,7 @@ public final class Agent implements AutoCloseable {
     peers.onChange(this::peersChanged);
     metrics.peers(peers::size, peers::inGrace);
     if (vxlan6 != null) {
-      PeerLog peerLog6 = new PeerLog();
+      PeerLog peerLog6 = new PeerLog(vxlan6.deviceName());
       peers6 = new PeerSync(vxlan6, new Reconciler(nl, peerLog6, true), peerLog6, acquired.subnet(),
           cfg.resyncInterval(), cfg.peerExpiryGrace(), Clock.systemUTC(), UnaryOperator.identity());
       closers.add(peers6);

@@ -19,13 +19,21 @@ public final class PeerLog {
   private static final Logger log = LoggerFactory.getLogger(PeerLog.class);
 
   private final LogLimiter limiter;
+  private final String device; // "" for the (IPv4) device, else the second device's name
 
   public PeerLog() {
     this(System::nanoTime);
   }
 
+  /** For a second device's peers (dual stack: {@code flannel-v6.<VNI>}): its summary lines name it. */
+  public PeerLog(String device) {
+    this.limiter = new LogLimiter(LINES_PER_SECOND, System::nanoTime);
+    this.device = java.util.Objects.requireNonNull(device, "device");
+  }
+
   PeerLog(java.util.function.LongSupplier nanos) {
     this.limiter = new LogLimiter(LINES_PER_SECOND, nanos);
+    this.device = "";
   }
 
   private void line(String format, Object... args) {
@@ -119,13 +127,15 @@ public final class PeerLog {
 
   /** A start or re-list: one line, however many peers. */
   void synced(String why, int peers, int entries, int written, int removed, int failed, Duration took) {
-    log.info("{}: {} peers, {} kernel entries ({} written, {} stale removed, {} failed) in {} ms", why, peers,
+    log.info("{}{}: {} peers, {} kernel entries ({} written, {} stale removed, {} failed) in {} ms", why,
+        device.isEmpty() ? "" : " of " + device, peers,
         entries, written, removed, failed, took.toMillis());
   }
 
   /** A periodic resync that found something to fix. */
   void resynced(int peers, int written, int removed, int failed, Duration took) {
-    log.info("resync of {} peers: {} entries rewritten, {} stale removed, {} failed, {} ms", peers, written,
+    log.info("resync of {} peers{}: {} entries rewritten, {} stale removed, {} failed, {} ms", peers,
+        device.isEmpty() ? "" : " on " + device, written,
         removed, failed, took.toMillis());
   }
 

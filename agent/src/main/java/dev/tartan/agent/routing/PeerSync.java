@@ -188,7 +188,9 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
         requestFull(new Full(overrun ? "resync" : r.kind().name().toLowerCase(java.util.Locale.ROOT)
             + " recreated", !overrun));
       } else {
-        repairs.add(r);
+        if (!repairs.contains(r)) { // the kernel reports a deleted neighbour twice (FAILED, then gone)
+          repairs.add(r);
+        }
       }
     }
     loop.trigger();
