@@ -27,6 +27,7 @@ import dev.tartan.agent.routing.GraceFile;
 import dev.tartan.agent.subnetenv.SubnetEnv;
 import dev.tartan.net.IpSubnet;
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.SubnetLease;
 import java.net.Inet4Address;
@@ -342,6 +343,115 @@ public final class Diagnosis {
       }
       checkBridge(own, overlayMtu);
       checkSubnetFile(own, overlayMtu);
+      if (cfg.enableIPv6()) {
+        checkIpv6(own, backend);
+      }
+    }
+
+    // ------------------------------------------------------------------ dual stack (docs/flannel-compat.md §2.7)
+
+    /** The IPv6 side: the lease's IPv6 part, flannel-v6.N (up, MAC, /128), cni0's gateway, the IPv6 entries. */
+    void checkIpv6(Own own, VxlanBackendConfig backend) {
+      SubnetLease lease = own.lease();
+      Ipv6Subnet s6 = lease.ipv6Subnet();
+      String name = backend.deviceName6();
+      if (s6 == null || lease.attrs().publicIpv6() == null || lease.attrs().backendV6DataJson() == null) {
+        add("lease", key(lease.subnet()), "the network config has EnableIPv6 but this host's lease has no "
+                + (s6 == null ? "IPv6 subnet" : lease.attrs().publicIpv6() == null ? "PublicIPv6" : "BackendV6Data"),
+            RESTART + " (it re-acquires a dual-stack lease; the interface needs a global IPv6 address)");
+        return;
+      }
+      Optional<Link> device = k.link(name);
+      if (device.isEmpty()) {
+        add("device", name, name + " does not exist (and with it the IPv6 entries of "
+                + VxlanPeers.desired6(lease.subnet(), s6, 1, remotes(own)).peers() + " peers)",
+            RESTART + " (it creates " + name + " and programs every peer)");
+      } else {
+        Link dev = device.get();
+        if (!dev.up()) {
+          add("device", name, name + " is down", "ip link set " + name + " up");
+        }
+        if (dev.vxlan().isEmpty() || dev.vxlan().get().vni() != backend.vni()) {
+          add("device", name, name + " is not a vxlan device of VNI " + backend.vni(),
+              RESTART + " (it recreates " + name + ")");
+        }
+        try {
+          VxlanLeaseData data = VxlanLeaseData.parse(lease.attrs().backendV6DataJson());
+          if (!data.vtepMac().equalsIgnoreCase(dev.mac())) {
+            add("device", name, name + " has MAC " + dev.mac() + " but the lease publishes the IPv6 VtepMAC "
+                + data.vtepMac() + " (peers send to that MAC)", RESTART + " (it republishes the lease)");
+          }
+        } catch (BackendDataException e) {
+          add("lease", key(lease.subnet()), "BackendV6Data is invalid: " + e.getMessage(), RESTART);
+        }
+        checkAddress6("device", dev, new Address(dev.index(), s6.networkAddress(), 128));
+        checkPeers6(own, dev);
+      }
+      k.link(in.bridgeName()).ifPresent(b -> checkAddress6("bridge", b,
+          new Address(b.index(), s6.host(1), s6.prefixLength())));
+      SubnetEnv env = in.subnetFile().env();
+      if (env != null && !java.util.Objects.equals(env.ipv6Subnet(), s6.toString())) {
+        add("subnet-file", in.subnetFile().path().toString(), "FLANNEL_IPV6_SUBNET is "
+                + (env.ipv6Subnet() == null ? "missing" : env.ipv6Subnet()) + ", this host's IPv6 subnet is " + s6,
+            RESTART + " (it rewrites " + in.subnetFile().path() + "), then restart the containers started since");
+      }
+    }
+
+    /** {@code wanted} present, and no other address of the IPv6 Network on the link. */
+    void checkAddress6(String check, Link link, Address wanted) {
+      boolean present = false;
+      for (Address a : k.addresses6Of(link.index())) {
+        if (a.address().equals(wanted.address()) && a.prefixLength() == wanted.prefixLength()) {
+          present = true;
+        } else if (cfg.ipv6Network() != null && cfg.ipv6Network().containsAddress(a.address())) {
+          add(check, link.name(), link.name() + " has " + cidr(a) + ", which is not this host's IPv6 subnet",
+              "ip addr del " + cidr(a) + " dev " + link.name());
+        }
+      }
+      if (!present) {
+        add(check, link.name(), link.name() + " lacks its address " + cidr(wanted),
+            "ip addr add " + cidr(wanted) + " dev " + link.name());
+      }
+    }
+
+    /** Every peer's IPv6 neighbour, FDB entry and route on {@code dev}; stale {@code proto tartan} IPv6 routes. */
+    void checkPeers6(Own own, Link dev) {
+      String d = dev.name();
+      DesiredState want = VxlanPeers.desired6(own.lease().subnet(), own.lease().ipv6Subnet(), dev.index(), in.leases());
+      Map<java.net.InetAddress, Neighbour> neighByIp = new HashMap<>();
+      k.neighbours6().forEach(n -> neighByIp.putIfAbsent(n.ip(), n));
+      Set<FdbEntry> fdb = new HashSet<>(k.fdb6());
+      Map<IpSubnet, List<Route>> routesByDst = new HashMap<>();
+      k.routes6().forEach(r -> routesByDst.computeIfAbsent(r.dst(), x -> new ArrayList<>()).add(r));
+      List<Route> routes = new ArrayList<>(want.routes());
+      routes.sort(Comparator.comparing(Route::dst, IpSubnet.ORDER));
+      for (Route r : routes) {
+        String where = want.owner(r) + " (" + r.dst() + ")";
+        for (Neighbour n : want.neighbours()) {
+          if (n.ip().equals(r.gateway())) {
+            Neighbour have = neighByIp.get(n.ip());
+            if (have == null || !have.mac().equalsIgnoreCase(n.mac()) || (have.state() & Neighbour.NUD_PERMANENT) == 0) {
+              add("neighbour", where, "IPv6 neighbour " + ip(n.ip()) + " lladdr " + n.mac() + " missing or different on "
+                  + d, neighCmd(n, d));
+            }
+            for (FdbEntry e : want.fdb()) {
+              if (e.mac().equals(n.mac()) && !fdb.contains(e)) {
+                add("fdb", where, "fdb " + e.mac() + " dst " + ip(e.dst()) + " missing on " + d, fdbCmd("replace", e, d));
+              }
+            }
+          }
+        }
+        if (!routesByDst.getOrDefault(r.dst(), List.of()).contains(r)) {
+          add("route", where, "route " + routeText(r, d) + " missing", routeCmd("replace", r, d));
+        }
+      }
+      Set<IpSubnet> wanted = new HashSet<>();
+      routes.forEach(r -> wanted.add(r.dst()));
+      k.routes6().stream()
+          .filter(r -> r.link() == dev.index() && r.protocol() == Route.PROTO_TARTAN && !wanted.contains(r.dst()))
+          .sorted(Comparator.comparing(Route::dst, IpSubnet.ORDER))
+          .forEach(r -> add("route", r.dst().toString(), "stale route " + routeText(r, d) + ": no lease for " + r.dst(),
+              routeCmd("del", r, d)));
     }
 
     List<SubnetLease> remotes(Own own) {
@@ -677,7 +787,7 @@ public final class Diagnosis {
   }
 
   static String ip(java.net.InetAddress a) {
-    return a == null ? "none" : a.getHostAddress();
+    return a == null ? "none" : IpSubnet.text(a);
   }
 
   private static String orNone(String mac) {
