@@ -26,6 +26,7 @@ import dev.tartan.agent.netlink.rtnl.NetlinkMonitor;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
 import dev.tartan.agent.routing.DriftWatcher;
+import dev.tartan.agent.routing.DualStackPeers;
 import dev.tartan.agent.routing.GraceFile;
 import dev.tartan.agent.routing.PeerCapacity;
 import dev.tartan.agent.routing.PeerLog;
@@ -372,38 +373,9 @@ public final class Agent implements AutoCloseable {
     return LeaseAttrs.ipv4(external.publicIp(), "vxlan", vxlan.leaseData().toJson());
   }
 
-  /** The watch's listener: the IPv4 peer sync, and the IPv6 one on a dual-stack network. */
+  /** The watch's listener: the IPv4 peer sync, and the IPv6 one too on a dual-stack network. */
   private LeaseListener peerListener() {
-    PeerSync v4 = peers;
-    PeerSync v6 = peers6;
-    if (v6 == null) {
-      return v4;
-    }
-    return new LeaseListener() {
-      @Override
-      public void onSnapshot(List<SubnetLease> all) {
-        v6.onSnapshot(all);
-        v4.onSnapshot(all);
-      }
-
-      @Override
-      public void onEvents(List<LeaseEvent> batch) {
-        v6.onEvents(batch);
-        v4.onEvents(batch);
-      }
-
-      @Override
-      public void onDisconnected(String reason) {
-        v6.onDisconnected(reason);
-        v4.onDisconnected(reason);
-      }
-
-      @Override
-      public void onReconnected() {
-        v6.onReconnected();
-        v4.onReconnected();
-      }
-    };
+    return peers6 == null ? peers : new DualStackPeers(peers, peers6);
   }
 
   private SubnetLease lease() {
