@@ -333,4 +333,26 @@ class DualStackIT {
     assertThat(mac(h, "flannel-v6.1")).isEqualTo(mac6);
     assertThat(unanswered(Duration.ofSeconds(30))).isEmpty();
   }
+
+  @Test
+  @Order(5)
+  void anIpv4OnlyPeerGetsIpv4EntriesOnly() {
+    // a synthetic host without an IPv6 part (its public IP is never sent to: no pod pings it)
+    String key = PREFIX + "subnets/10.244.40.0-24";
+    bed.etcdctl("put", key, "{\"PublicIP\":\"198.18.0.40\",\"PublicIPv6\":null,\"BackendType\":\"vxlan\","
+        + "\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"0e:00:00:00:40:00\"}}");
+    try {
+      String ns = bed.host(1);
+      assertThat(Testbed.await(Duration.ofSeconds(30), () ->
+          bed.ipJson(ns, "route", "show", "10.244.40.0/24", "dev", "flannel.1").size() == 1)).isTrue();
+      assertThat(bed.ipJson(ns, "-6", "route", "show", "table", "main", "proto", "111")).hasSize(2);
+      assertThat(bed.bridgeJson(ns, "fdb", "show", "dev", "flannel-v6.1").toString()).doesNotContain("0e:00:00:00:40:00");
+      assertThat(agents.get(1).log()).doesNotContain("lease 10.244.40.0/24 is not programmed");
+      assertThat(unanswered(Duration.ofSeconds(10))).isEmpty();
+    } finally {
+      bed.etcdctl("del", key);
+    }
+    assertThat(Testbed.await(Duration.ofSeconds(30), () ->
+        bed.ipJson(bed.host(1), "route", "show", "10.244.40.0/24").isEmpty())).isTrue();
+  }
 }
