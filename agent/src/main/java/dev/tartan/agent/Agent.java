@@ -6,6 +6,7 @@ import dev.tartan.agent.backend.BackendNetwork;
 import dev.tartan.agent.backend.Bridge;
 import dev.tartan.agent.backend.hostgw.HostGwNetwork;
 import dev.tartan.agent.backend.hostgw.HostGwPeers;
+import dev.tartan.agent.backend.vxlan.Vxlan6Network;
 import dev.tartan.agent.backend.vxlan.VxlanBackendConfig;
 import dev.tartan.agent.backend.vxlan.VxlanNetwork;
 import dev.tartan.agent.config.AgentConfig;
@@ -14,6 +15,7 @@ import dev.tartan.agent.health.HealthServer.Check;
 import dev.tartan.agent.iface.ExternalInterface;
 import dev.tartan.agent.iface.ExternalInterfaceSelector;
 import dev.tartan.agent.iface.InterfaceSelectionException;
+import dev.tartan.agent.iface.Ipv6Underlay;
 import dev.tartan.agent.iface.NetworkOverlap;
 import dev.tartan.agent.lease.LeaseKeeper;
 import dev.tartan.agent.lease.OwnLeaseGuard;
@@ -23,10 +25,12 @@ import dev.tartan.agent.firewall.TrafficRules;
 import dev.tartan.agent.firewall.VxlanPeerFilter;
 import dev.tartan.agent.metrics.AgentMetrics;
 import dev.tartan.agent.netlink.rtnl.NetlinkEvent;
+import dev.tartan.agent.netlink.rtnl.Link;
 import dev.tartan.agent.netlink.rtnl.NetlinkMonitor;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.netlink.rtnl.RtNetlinkClient;
 import dev.tartan.agent.routing.DriftWatcher;
+import dev.tartan.agent.routing.DualStackPeers;
 import dev.tartan.agent.routing.GraceFile;
 import dev.tartan.agent.routing.PeerCapacity;
 import dev.tartan.agent.routing.PeerLog;
@@ -36,6 +40,8 @@ import dev.tartan.agent.subnetenv.SubnetEnv;
 import dev.tartan.agent.subnetenv.SubnetEnvFile;
 import dev.tartan.agent.systemd.SdNotify;
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
+import dev.tartan.net.Ipv6Text;
 import dev.tartan.store.LeaseAttrs;
 import dev.tartan.store.LeaseEvent;
 import dev.tartan.store.LeaseListener;
@@ -65,6 +71,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -102,6 +109,10 @@ public final class Agent implements AutoCloseable {
   private BackendNetwork net;
   private TrafficRules traffic;
   private PeerSync peers;
+  // dual stack ("EnableIPv6"): the IPv6 side, else null
+  private Ipv6Underlay external6;
+  private Vxlan6Network vxlan6;
+  private PeerSync peers6;
   private volatile LeaseKeeper keeper;
   /** Why etcd refused our lease for good (the keeper stopped), else null. */
   private volatile String leaseRefused;
@@ -153,8 +164,10 @@ public final class Agent implements AutoCloseable {
     notReady = hostGw ? "setting up the bridge" : "setting up the VXLAN device";
     RtNetlink nl = metrics.countErrors(RtNetlinkClient.open());
     closers.add(nl);
-    external = new ExternalInterfaceSelector(nl).select(cfg);
+    ExternalInterfaceSelector selector = new ExternalInterfaceSelector(nl);
+    external = selector.select(cfg);
     log.info("external interface {}", external);
+    Sysctl sysctl = Sysctl.system();
     if (hostGw) {
       if (!external.publicIpLocal() || !external.publicIp().equals(external.address())) {
         throw new AgentException("the public IP " + external.publicIp().getHostAddress() + " is not the address of "
@@ -165,6 +178,20 @@ public final class Agent implements AutoCloseable {
           Bridge.DEFAULT_NAME);
     } else {
       net = new VxlanNetwork(nl, backend, network.network(), external.vxlanLocal(), external.index(),
+          external.mtu(), Bridge.DEFAULT_NAME);
+    }
+    if (network.enableIPv6()) {
+      if (hostGw) {
+        throw new AgentException("the network config at " + store.configKey() + " has EnableIPv6 with the host-gw "
+            + "backend: Tartan runs dual stack over vxlan only; use \"Backend\": {\"Type\": \"vxlan\"} or drop "
+            + "EnableIPv6");
+      }
+      try {
+        external6 = selector.selectIpv6(external, cfg.publicIpv6());
+      } catch (InterfaceSelectionException e) {
+        throw new AgentException(e.getMessage());
+      }
+      vxlan6 = new Vxlan6Network(nl, backend, network.ipv6Network(), external6.vxlanLocal(), external.index(),
           external.mtu(), Bridge.DEFAULT_NAME);
     }
     try {
@@ -179,21 +206,36 @@ public final class Agent implements AutoCloseable {
     }
     net.prepare();
     log.info("{}", net.describe());
+    if (vxlan6 != null) {
+      Link device6 = vxlan6.ensureDevice();
+      sysctl.disableAcceptRa(device6.name());
+      log.info("vxlan device {} (ifindex {}, VtepMAC {}, local {})", device6.name(), device6.index(), device6.mac(),
+          Ipv6Text.format(external6.vxlanLocal()));
+    }
 
     notReady = "acquiring a subnet lease";
     Optional<Ipv4Subnet> previous = SubnetEnvFile.readPrevious(cfg.subnetFile());
     Optional<Ipv4Subnet> previousNetwork = SubnetEnvFile.readPreviousNetwork(cfg.subnetFile());
     keeper = new LeaseKeeper(store, this::attrs, cfg.subnetLeaseRenewMargin(), Clock.systemUTC(), leaseExec,
         new LeaseEvents());
-    SubnetLease acquired = awaitLease(keeper.acquire(previous));
+    Optional<Ipv6Subnet> previousV6 = vxlan6 == null ? Optional.empty() : SubnetEnvFile.readPreviousV6(cfg.subnetFile());
+    SubnetLease acquired = awaitLease(keeper.acquire(previous, previousV6));
+    if (vxlan6 != null && acquired.ipv6Subnet() == null) {
+      throw new AgentException("the network config has EnableIPv6 but the lease " + acquired.subnet()
+          + " got no IPv6 subnet from the store");
+    }
 
     notReady = "configuring the device, the bridge and the firewall";
     net.setUp(acquired.subnet());
-    Sysctl sysctl = Sysctl.system();
     sysctl.enableIpForward();
+    if (vxlan6 != null) {
+      vxlan6.configure(acquired.subnet(), acquired.ipv6Subnet());
+      sysctl.enableIpv6Forward();
+    }
     sysctl.checkBrNetfilter();
-    traffic.install(network.network(), acquired.subnet(), previousNetwork, previous);
-    writeSubnetFile(acquired.subnet());
+    traffic.install(network.network(), acquired.subnet(), vxlan6 == null ? null : network.ipv6Network(),
+        vxlan6 == null ? null : acquired.ipv6Subnet(), previousNetwork, previous);
+    writeSubnetFile(acquired);
 
     notReady = "syncing peers";
     PeerLog peerLog = new PeerLog();
@@ -203,7 +245,13 @@ public final class Agent implements AutoCloseable {
     peers.graceFile(GraceFile.beside(cfg.subnetFile()));
     peers.onChange(this::peersChanged);
     metrics.peers(peers::size, peers::inGrace);
-    watch = store.watch(new OwnLeaseGuard(keeper, peers, peers::snapshotSeen));
+    if (vxlan6 != null) {
+      PeerLog peerLog6 = new PeerLog(vxlan6.deviceName());
+      peers6 = new PeerSync(vxlan6, new Reconciler(nl, peerLog6, true), peerLog6, acquired.subnet(),
+          cfg.resyncInterval(), cfg.peerExpiryGrace(), Clock.systemUTC(), UnaryOperator.identity());
+      closers.add(peers6);
+    }
+    watch = store.watch(new OwnLeaseGuard(keeper, peerListener(), peers::snapshotSeen));
     closers.add(watch);
     awaitFirstSnapshot();
     if (cfg.vxlanPeerFilter() && hostGw) {
@@ -225,14 +273,24 @@ public final class Agent implements AutoCloseable {
         peers::repair, name -> { }); // the watcher logs it; the next pass recreates the device
     metrics.drift(drift::counts);
     BackendNetwork backendNet = net;
-    NetlinkMonitor monitor = RtNetlinkClient.monitor(null, event -> {
+    java.util.function.Consumer<NetlinkEvent> monitored = event -> {
       backendNet.kernelChanged(event); // first: a pass the drift asks for must not use stale on-link answers
       drift.accept(event);
-    });
+    };
+    if (peers6 != null) {
+      peers6.start();
+      DriftWatcher drift6 = new DriftWatcher(peers6.programmed(), vxlan6.deviceName(), Bridge.DEFAULT_NAME,
+          peers6::repair, name -> { });
+      monitored = monitored.andThen(drift6);
+    }
+    NetlinkMonitor monitor = RtNetlinkClient.monitor(null, monitored);
     closers.add(monitor);
     backendNet.kernelChanged(new NetlinkEvent.Overrun()); // what changed before the monitor ran is unknown
     while (!peers.awaitKernelSynced(Duration.ofSeconds(30))) {
       log.warn("first peer sync not done after 30 s: {}", peers.lastError());
+    }
+    while (peers6 != null && !peers6.awaitKernelSynced(Duration.ofSeconds(30))) {
+      log.warn("first IPv6 peer sync not done after 30 s: {}", peers6.lastError());
     }
 
     keeper.startRenewing();
@@ -247,7 +305,8 @@ public final class Agent implements AutoCloseable {
     }, 0, every.toMillis(), TimeUnit.MILLISECONDS));
 
     notReady = null;
-    String status = "subnet " + acquired.subnet() + ", " + peers.size() + " peers";
+    String status = "subnet " + acquired.subnet() + (acquired.ipv6Subnet() == null ? "" : " and " + acquired.ipv6Subnet())
+        + ", " + peers.size() + " peers";
     notify.ready(status);
     log.info("ready: {} on {} ({}), {}", net.deviceName() != null ? net.deviceName() : net.backendType(),
         external.name(), external.publicIp().getHostAddress(), status);
@@ -298,6 +357,10 @@ public final class Agent implements AutoCloseable {
     if (l != null && !l.alive()) {
       return Check.failing("the reconcile loop stopped");
     }
+    PeerSync l6 = peers6;
+    if (l6 != null && !l6.alive()) {
+      return Check.failing("the IPv6 reconcile loop stopped");
+    }
     return Check.passing();
   }
 
@@ -322,13 +385,31 @@ public final class Agent implements AutoCloseable {
     if (!peers.kernelSynced()) {
       return Check.failing("peers not synced yet");
     }
+    if (vxlan6 != null) {
+      Link d6 = vxlan6.device();
+      if (d6 == null || !d6.up()) {
+        return Check.failing(vxlan6.deviceName() + " is not up");
+      }
+      if (!peers6.kernelSynced()) {
+        return Check.failing("IPv6 peers not synced yet");
+      }
+    }
     return Check.passing();
   }
 
   // ---- lease life
 
   private LeaseAttrs attrs() {
+    if (vxlan6 != null) {
+      return new LeaseAttrs(external.publicIp(), external6.publicIpv6(), net.backendType(), net.backendData(),
+          vxlan6.leaseData().toJson());
+    }
     return LeaseAttrs.ipv4(external.publicIp(), net.backendType(), net.backendData());
+  }
+
+  /** The watch's listener: the IPv4 peer sync, and the IPv6 one too on a dual-stack network. */
+  private LeaseListener peerListener() {
+    return peers6 == null ? peers : new DualStackPeers(peers, peers6);
   }
 
   private SubnetLease lease() {
@@ -368,12 +449,30 @@ public final class Agent implements AutoCloseable {
     @Override
     public void reacquired(SubnetLease old, SubnetLease l) throws IptablesException, IOException {
       metrics.leaseReacquired();
+      boolean v6Changed = vxlan6 != null && !Objects.equals(l.ipv6Subnet(), old.ipv6Subnet());
+      if (v6Changed) {
+        if (l.ipv6Subnet() == null) {
+          throw new IOException("the re-acquired lease " + l.subnet() + " has no IPv6 subnet");
+        }
+        vxlan6.ownSubnet6(l.ipv6Subnet());
+      }
       if (!l.subnet().equals(old.subnet())) {
         peers.ownSubnet(l.subnet());
-        traffic.install(network.network(), l.subnet(), Optional.of(network.network()), Optional.of(old.subnet()));
-        writeSubnetFile(l.subnet());
+      }
+      if (!l.subnet().equals(old.subnet()) || v6Changed) {
+        traffic.install(network.network(), l.subnet(), vxlan6 == null ? null : network.ipv6Network(),
+            vxlan6 == null ? null : l.ipv6Subnet(), Optional.of(network.network()), Optional.of(old.subnet()));
+      }
+      if (peers6 != null && (v6Changed || !l.subnet().equals(old.subnet()))) {
+        peers6.ownSubnet(l.subnet());
+      }
+      if (!l.subnet().equals(old.subnet()) || v6Changed) {
+        writeSubnetFile(l);
       }
       peers.trigger();
+      if (peers6 != null) {
+        peers6.trigger();
+      }
     }
 
     @Override
@@ -404,7 +503,7 @@ public final class Agent implements AutoCloseable {
     }
     Subscription old = watch;
     old.close(); // first: an event of the old watch applied after the new snapshot could be stale
-    Subscription fresh = store.watch(new OwnLeaseGuard(keeper, peers, peers::snapshotSeen));
+    Subscription fresh = store.watch(new OwnLeaseGuard(keeper, peerListener(), peers::snapshotSeen));
     watch = fresh;
     synchronized (closers) {
       int i = closers.indexOf(old);
@@ -432,11 +531,16 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  private void writeSubnetFile(Ipv4Subnet subnet) throws IOException {
-    SubnetEnv env = SubnetEnv.of(network.network(), subnet, net.mtu(), cfg.ipMasq());
+  private void writeSubnetFile(SubnetLease lease) throws IOException {
+    Ipv4Subnet subnet = lease.subnet();
+    Ipv6Subnet subnet6 = vxlan6 == null ? null : lease.ipv6Subnet();
+    SubnetEnv env = subnet6 == null ? SubnetEnv.of(network.network(), subnet, net.mtu(), cfg.ipMasq())
+        : new SubnetEnv(network.network(), subnet, net.mtu(), cfg.ipMasq(), network.ipv6Network().toString(),
+            subnet6.toString());
     SubnetEnvFile.write(cfg.subnetFile(), env);
-    log.info("wrote {}: FLANNEL_SUBNET={}/{}", cfg.subnetFile(), env.gateway().getHostAddress(),
-        subnet.prefixLength());
+    log.info("wrote {}: FLANNEL_SUBNET={}/{}{}", cfg.subnetFile(), env.gateway().getHostAddress(),
+        subnet.prefixLength(), subnet6 == null ? "" : ", FLANNEL_IPV6_SUBNET="
+            + Ipv6Text.format(subnet6.host(1)) + "/" + subnet6.prefixLength());
   }
 
   /** The peers changed: re-sync the VXLAN peer filter (coalesced, off the watch thread). */

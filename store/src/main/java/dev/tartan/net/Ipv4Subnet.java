@@ -9,7 +9,7 @@ import java.net.UnknownHostException;
  *
  * <p>The address is held as an unsigned 32-bit value in an {@code int}.
  */
-public record Ipv4Subnet(int address, int prefixLength) implements Comparable<Ipv4Subnet> {
+public record Ipv4Subnet(int address, int prefixLength) implements Comparable<Ipv4Subnet>, IpSubnet {
 
   public Ipv4Subnet {
     if (prefixLength < 0 || prefixLength > 32) {
@@ -83,6 +83,7 @@ public record Ipv4Subnet(int address, int prefixLength) implements Comparable<Ip
   }
 
   /** The network address, e.g. {@code 10.244.3.0}. */
+  @Override
   public Inet4Address networkAddress() {
     return toInet(address);
   }

@@ -1,7 +1,6 @@
 package dev.tartan.net;
 
 import java.net.Inet6Address;
-import java.net.InetAddress;
 import java.net.UnknownHostException;
 
 /**
@@ -10,7 +9,7 @@ import java.net.UnknownHostException;
  *
  * <p>The address is held as two unsigned 64-bit halves: {@code high} (bits 127..64) and {@code low}.
  */
-public record Ipv6Subnet(long high, long low, int prefixLength) implements Comparable<Ipv6Subnet> {
+public record Ipv6Subnet(long high, long low, int prefixLength) implements Comparable<Ipv6Subnet>, IpSubnet {
 
   public Ipv6Subnet {
     if (prefixLength < 0 || prefixLength > 128) {
@@ -68,14 +67,28 @@ public record Ipv6Subnet(long high, long low, int prefixLength) implements Compa
   }
 
   /** The network address, e.g. {@code fd00:12:13::}. */
+  @Override
   public Inet6Address networkAddress() {
+    return address(high, low);
+  }
+
+  /**
+   * The n-th address inside the subnet ({@code host(1)} is the bridge gateway {@code ::1}); n is
+   * added to the low 64 bits.
+   */
+  public Inet6Address host(long n) {
+    long l = low + n;
+    return address(Long.compareUnsigned(l, low) < 0 ? high + 1 : high, l);
+  }
+
+  private static Inet6Address address(long high, long low) {
     byte[] b = new byte[16];
     for (int i = 0; i < 8; i++) {
       b[i] = (byte) (high >>> (56 - 8 * i));
       b[8 + i] = (byte) (low >>> (56 - 8 * i));
     }
     try {
-      return (Inet6Address) InetAddress.getByAddress(b);
+      return Inet6Address.getByAddress(null, b, -1); // an Inet6Address even for ::ffff:a.b.c.d
     } catch (UnknownHostException e) {
       throw new AssertionError(e);
     }

@@ -3,7 +3,7 @@ package dev.tartan.agent.backend;
 import dev.tartan.agent.netlink.NetlinkException;
 import dev.tartan.agent.netlink.rtnl.Address;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
-import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.IpSubnet;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -23,24 +23,27 @@ public final class Addresses {
    * @param name the link's name, for the log
    * @return true when something was changed
    */
-  public static boolean ensureOnly(RtNetlink nl, String name, Address wanted, Ipv4Subnet network)
+  public static boolean ensureOnly(RtNetlink nl, String name, Address wanted, IpSubnet network)
       throws NetlinkException {
+    if (wanted.ipv6() != network.ipv6()) {
+      throw new IllegalArgumentException(wanted + " is not of the family of " + network);
+    }
     boolean present = false;
     List<Address> stale = new ArrayList<>();
-    for (Address a : nl.addresses(wanted.link())) {
+    for (Address a : wanted.ipv6() ? nl.addresses6(wanted.link()) : nl.addresses(wanted.link())) {
       if (a.link() != wanted.link()) {
         continue;
       }
       if (a.address().equals(wanted.address()) && a.prefixLength() == wanted.prefixLength()) {
         present = true;
-      } else if (network.contains(a.address())) {
+      } else if (network.containsAddress(a.address())) {
         stale.add(a);
       }
     }
     for (Address a : stale) {
       try {
         nl.deleteAddress(a);
-        log.info("removed address {}/{} from {} (not our subnet's)", a.address().getHostAddress(),
+        log.info("removed address {}/{} from {} (not our subnet's)", IpSubnet.text(a.address()),
             a.prefixLength(), name);
       } catch (NetlinkException e) {
         if (!e.notFound()) {
@@ -50,7 +53,7 @@ public final class Addresses {
     }
     if (!present) {
       nl.replaceAddress(wanted);
-      log.info("added address {}/{} to {}", wanted.address().getHostAddress(),
+      log.info("added address {}/{} to {}", IpSubnet.text(wanted.address()),
           wanted.prefixLength(), name);
     }
     return !present || !stale.isEmpty();

@@ -5,6 +5,7 @@ import dev.tartan.agent.netlink.rtnl.Address;
 import dev.tartan.agent.netlink.rtnl.Link;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,6 +33,26 @@ public final class Bridge {
    */
   public static Link ensure(RtNetlink nl, String name, Ipv4Subnet network, Ipv4Subnet ownSubnet,
       int mtu) throws NetlinkException {
+    Link link = existing(nl, name, mtu);
+    Addresses.ensureOnly(nl, name,
+        new Address(link.index(), ownSubnet.host(1), ownSubnet.prefixLength()), network);
+    return up(nl, name, link);
+  }
+
+  /**
+   * The IPv6 side of a dual-stack bridge: created if missing (without its IPv4 address, which
+   * {@link #ensure} adds); address {@code ownSubnet6::1/len} with every other address inside
+   * {@code network6} removed; up.
+   */
+  public static Link ensure6(RtNetlink nl, String name, Ipv6Subnet network6, Ipv6Subnet ownSubnet6,
+      int mtu) throws NetlinkException {
+    Link link = existing(nl, name, mtu);
+    Addresses.ensureOnly(nl, name,
+        new Address(link.index(), ownSubnet6.host(1), ownSubnet6.prefixLength()), network6);
+    return up(nl, name, link);
+  }
+
+  private static Link existing(RtNetlink nl, String name, int mtu) throws NetlinkException {
     Link link = nl.linkByName(name).orElse(null);
     if (link == null) {
       try {
@@ -53,8 +74,10 @@ public final class Bridge {
       nl.setMtu(link.index(), mtu);
       log.info("set mtu of {} {} -> {}", name, link.mtu(), mtu);
     }
-    Addresses.ensureOnly(nl, name,
-        new Address(link.index(), ownSubnet.host(1), ownSubnet.prefixLength()), network);
+    return link;
+  }
+
+  private static Link up(RtNetlink nl, String name, Link link) throws NetlinkException {
     if (!link.up()) {
       nl.setUp(link.index(), true);
     }

@@ -73,7 +73,7 @@ public final class DirectRoutes {
    */
   public static final class Cached implements OnLink {
     /** What {@code ip route get} said: no route, or its gateway (null: on-link) and device. */
-    private record Answer(boolean present, Inet4Address gateway, int link) {}
+    private record Answer(boolean present, java.net.InetAddress gateway, int link) {}
 
     private final RtNetlink nl;
     private final int underlay;

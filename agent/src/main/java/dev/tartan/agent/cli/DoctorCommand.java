@@ -108,16 +108,19 @@ public final class DoctorCommand implements Callable<Integer>, Cli.QuietLogs {
         subnetsPrefix = store.subnetsPrefix();
       }
       String device;
+      String device6;
       try {
         device = VxlanBackendConfig.parse(cfg.backendJson()).deviceName();
+        device6 = VxlanBackendConfig.parse(cfg.backendJson()).deviceName6();
       } catch (BackendConfigException e) {
         device = VxlanBackendConfig.defaults().deviceName(); // the diagnosis reports the config
+        device6 = VxlanBackendConfig.defaults().deviceName6();
       }
 
       progress.step("reading the kernel state (" + leases.size() + " leases)");
       KernelState kernel;
       try (RtNetlinkClient nl = RtNetlinkClient.open()) {
-        kernel = KernelState.read(nl, device);
+        kernel = cfg.enableIPv6() ? KernelState.read(nl, device, device6) : KernelState.read(nl, device);
       } catch (NetlinkException e) {
         throw new CliException("cannot read this host's kernel state: " + e.getMessage()
             + " (run 'tartan doctor' as root on the host, inside its network namespace)");

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.tartan.store.etcd.EtcdOptions;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -44,6 +45,7 @@ import java.util.regex.Pattern;
  * @param peerExpiryGrace        {@code --peer-expiry-grace}: how long a peer whose lease expired
  *                               keeps its entries; zero or more
  * @param attachSocket           {@code --attach-socket}, or null (off)
+ * @param publicIpv6             {@code --public-ipv6}, or null (dual stack: the interface's first global IPv6 address)
  */
 public record AgentConfig(
     List<URI> etcdEndpoints,
@@ -70,7 +72,8 @@ public record AgentConfig(
     Path configFile,
     boolean vxlanPeerFilter,
     Duration peerExpiryGrace,
-    Path attachSocket) {
+    Path attachSocket,
+    Inet6Address publicIpv6) {
 
   /** Default of {@code --peer-expiry-grace}. */
   public static final Duration DEFAULT_PEER_EXPIRY_GRACE = Duration.ofSeconds(60);
@@ -116,6 +119,20 @@ public record AgentConfig(
     if (peerExpiryGrace.isNegative()) {
       throw new IllegalArgumentException("peer-expiry-grace must not be negative, got " + peerExpiryGrace);
     }
+  }
+
+  /** Without {@code publicIpv6}: the shape before that setting. */
+  public AgentConfig(List<URI> etcdEndpoints, String etcdPrefix, Path etcdCaFile, Path etcdCertFile,
+      Path etcdKeyFile, String etcdUsername, String etcdPassword, List<String> iface,
+      List<String> ifaceRegex, Inet4Address ifaceCanReach, Inet4Address publicIp, Path subnetFile,
+      Duration subnetLeaseRenewMargin, boolean ipMasq, boolean ipMasqFullyRandomDisable,
+      boolean iptablesForwardRules, Duration iptablesResync, InetAddress healthzIp, int healthzPort,
+      Duration leaseTtl, Duration resyncInterval, Path configFile, boolean vxlanPeerFilter,
+      Duration peerExpiryGrace, Path attachSocket) {
+    this(etcdEndpoints, etcdPrefix, etcdCaFile, etcdCertFile, etcdKeyFile, etcdUsername, etcdPassword,
+        iface, ifaceRegex, ifaceCanReach, publicIp, subnetFile, subnetLeaseRenewMargin, ipMasq,
+        ipMasqFullyRandomDisable, iptablesForwardRules, iptablesResync, healthzIp, healthzPort,
+        leaseTtl, resyncInterval, configFile, vxlanPeerFilter, peerExpiryGrace, attachSocket, null);
   }
 
   /** With the defaults of {@code peerExpiryGrace} and {@code attachSocket} (off): the shape before those settings. */
@@ -219,7 +236,8 @@ public record AgentConfig(
         + ", healthzIp=" + text(healthzIp) + ", healthzPort=" + healthzPort + ", leaseTtl=" + leaseTtl
         + ", resyncInterval=" + resyncInterval + ", peerExpiryGrace=" + peerExpiryGrace
         + ", configFile=" + configFile
-        + ", vxlanPeerFilter=" + vxlanPeerFilter + ", attachSocket=" + attachSocket + "]";
+        + ", vxlanPeerFilter=" + vxlanPeerFilter + ", attachSocket=" + attachSocket
+        + ", publicIpv6=" + (publicIpv6 == null ? "" : dev.tartan.net.Ipv6Text.format(publicIpv6)) + "]";
   }
 
   private static String text(InetAddress a) {

@@ -65,6 +65,11 @@ public final class AgentOptions {
       description = "Address other hosts reach this one at (default: the interface address).")
   String publicIp;
 
+  @Option(names = "--public-ipv6", paramLabel = "IP",
+      description = "IPv6 address other hosts reach this one at, for a dual-stack network "
+          + "(default: the interface's first global IPv6 address).")
+  String publicIpv6;
+
   @Option(names = "--subnet-file", paramLabel = "FILE",
       description = "Where subnet.env is written (default /run/flannel/subnet.env).")
   String subnetFile;
@@ -142,6 +147,7 @@ public final class AgentOptions {
     put(m, Setting.IFACE_REGEX, ifaceRegex);
     put(m, Setting.IFACE_CAN_REACH, ifaceCanReach);
     put(m, Setting.PUBLIC_IP, publicIp);
+    put(m, Setting.PUBLIC_IPV6, publicIpv6);
     put(m, Setting.SUBNET_FILE, subnetFile);
     put(m, Setting.SUBNET_LEASE_RENEW_MARGIN, subnetLeaseRenewMargin);
     put(m, Setting.IP_MASQ, ipMasq);

@@ -235,6 +235,7 @@ final class ConfigResolver {
     }
     Inet4Address canReach = optionalIpv4(Setting.IFACE_CAN_REACH, raw);
     Inet4Address publicIp = optionalIpv4(Setting.PUBLIC_IP, raw);
+    java.net.Inet6Address publicIpv6 = optionalIpv6(Setting.PUBLIC_IPV6, raw);
     Path subnetFile = path(Setting.SUBNET_FILE.key, required(Setting.SUBNET_FILE, raw),
         raw.get(Setting.SUBNET_FILE).source);
     if (Files.isDirectory(subnetFile)) {
@@ -270,7 +271,7 @@ final class ConfigResolver {
     AgentConfig config = new AgentConfig(endpoints, prefix, ca, cert, key, user, password, iface,
         ifaceRegex, canReach, publicIp, subnetFile, Duration.ofMinutes(margin), ipMasq,
         randomFullyDisable, forwardRules, iptablesResync, healthzIp, healthzPort, leaseTtl, resync,
-        configFile, vxlanPeerFilter, peerExpiryGrace, attachSocket);
+        configFile, vxlanPeerFilter, peerExpiryGrace, attachSocket, publicIpv6);
     try {
       config.etcdOptions();
     } catch (IllegalArgumentException e) {
@@ -369,6 +370,20 @@ final class ConfigResolver {
       return Path.of(value);
     } catch (InvalidPathException e) {
       throw new AgentConfigException(key + " '" + value + "' is not a valid path (from " + source + ")");
+    }
+  }
+
+  private static java.net.Inet6Address optionalIpv6(Setting s, Map<Setting, Raw> raw)
+      throws AgentConfigException {
+    String v = optional(s, raw);
+    if (v == null) {
+      return null;
+    }
+    try {
+      return dev.tartan.net.Ipv6Text.parse(v);
+    } catch (IllegalArgumentException e) {
+      throw new AgentConfigException(s.key + " must be an IPv6 address like 2001:db8::7, got '" + v
+          + "' (from " + raw.get(s).source + ")");
     }
   }
 

@@ -32,7 +32,8 @@ enum Setting {
   RESYNC_INTERVAL("resync-interval", Kind.STRING),
   VXLAN_PEER_FILTER("vxlan-peer-filter", Kind.STRING),
   PEER_EXPIRY_GRACE("peer-expiry-grace", Kind.STRING),
-  ATTACH_SOCKET("attach-socket", Kind.STRING);
+  ATTACH_SOCKET("attach-socket", Kind.STRING),
+  PUBLIC_IPV6("public-ipv6", Kind.STRING);
 
   /**
    * How raw values are shaped. STRING: one value. LIST: repeatable flag, one value from env, a list
@@ -53,7 +54,7 @@ enum Setting {
   static final java.util.Set<String> FLANNEL_ONLY_ENV = java.util.Set.of(
       envName("kube-subnet-mgr"), envName("kube-api-url"), envName("kube-annotation-prefix"),
       envName("kubeconfig-file"), envName("net-config-path"),
-      envName("set-node-network-unavailable"), envName("public-ipv6"),
+      envName("set-node-network-unavailable"),
       envName("ip-blackhole-route"), envName("version"), envName("v"), envName("vmodule"),
       envName("log_backtrace_at"), envName("charon-executable-path"), envName("charon-viciurl"));
 

@@ -27,7 +27,9 @@ import dev.tartan.agent.netlink.rtnl.VxlanSpec;
 import dev.tartan.agent.routing.DesiredState;
 import dev.tartan.agent.routing.GraceFile;
 import dev.tartan.agent.subnetenv.SubnetEnv;
+import dev.tartan.net.IpSubnet;
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
 import dev.tartan.store.NetworkConfig;
 import dev.tartan.store.SubnetLease;
 import java.net.Inet4Address;
@@ -275,19 +277,19 @@ public final class Diagnosis {
             add("lease", id.iface(), id.iface() + " has no IPv4 address", "pass --public-ip");
             return Optional.empty();
           }
-          publicIp = addrs.get(0).address();
+          publicIp = addrs.get(0).ipv4();
         }
       }
       Set<Inet4Address> local = new HashSet<>();
       for (Address a : k.addresses()) {
-        local.add(a.address());
+        local.add(a.ipv4());
       }
       if (publicIp == null) {
         List<Inet4Address> candidates = in.leases().stream().map(l -> l.attrs().publicIp())
             .filter(local::contains).distinct().toList();
         if (candidates.isEmpty()) {
           add("lease", "this host", "no lease in etcd has a PublicIP of this host ("
-                  + k.addresses().stream().map(Address::address)
+                  + k.addresses().stream().map(Address::ipv4)
                       .filter(a -> !a.isLoopbackAddress() && !cfg.network().contains(a))
                       .map(Diagnosis::ip).distinct().collect(Collectors.joining(", ")) + ")",
               "start the agent here (" + RESTART + "); behind NAT pass --public-ip");
@@ -358,6 +360,115 @@ public final class Diagnosis {
       }
       checkBridge(own, overlayMtu);
       checkSubnetFile(own, overlayMtu);
+      if (cfg.enableIPv6()) {
+        checkIpv6(own, backend);
+      }
+    }
+
+    // ------------------------------------------------------------------ dual stack (docs/flannel-compat.md §2.7)
+
+    /** The IPv6 side: the lease's IPv6 part, flannel-v6.N (up, MAC, /128), cni0's gateway, the IPv6 entries. */
+    void checkIpv6(Own own, VxlanBackendConfig backend) {
+      SubnetLease lease = own.lease();
+      Ipv6Subnet s6 = lease.ipv6Subnet();
+      String name = backend.deviceName6();
+      if (s6 == null || lease.attrs().publicIpv6() == null || lease.attrs().backendV6DataJson() == null) {
+        add("lease", key(lease.subnet()), "the network config has EnableIPv6 but this host's lease has no "
+                + (s6 == null ? "IPv6 subnet" : lease.attrs().publicIpv6() == null ? "PublicIPv6" : "BackendV6Data"),
+            RESTART + " (it re-acquires a dual-stack lease; the interface needs a global IPv6 address)");
+        return;
+      }
+      Optional<Link> device = k.link(name);
+      if (device.isEmpty()) {
+        add("device", name, name + " does not exist (and with it the IPv6 entries of "
+                + VxlanPeers.desired6(lease.subnet(), s6, 1, remotes(own)).peers() + " peers)",
+            RESTART + " (it creates " + name + " and programs every peer)");
+      } else {
+        Link dev = device.get();
+        if (!dev.up()) {
+          add("device", name, name + " is down", "ip link set " + name + " up");
+        }
+        if (dev.vxlan().isEmpty() || dev.vxlan().get().vni() != backend.vni()) {
+          add("device", name, name + " is not a vxlan device of VNI " + backend.vni(),
+              RESTART + " (it recreates " + name + ")");
+        }
+        try {
+          VxlanLeaseData data = VxlanLeaseData.parse(lease.attrs().backendV6DataJson());
+          if (!data.vtepMac().equalsIgnoreCase(dev.mac())) {
+            add("device", name, name + " has MAC " + dev.mac() + " but the lease publishes the IPv6 VtepMAC "
+                + data.vtepMac() + " (peers send to that MAC)", RESTART + " (it republishes the lease)");
+          }
+        } catch (BackendDataException e) {
+          add("lease", key(lease.subnet()), "BackendV6Data is invalid: " + e.getMessage(), RESTART);
+        }
+        checkAddress6("device", dev, new Address(dev.index(), s6.networkAddress(), 128));
+        checkPeers6(own, dev);
+      }
+      k.link(in.bridgeName()).ifPresent(b -> checkAddress6("bridge", b,
+          new Address(b.index(), s6.host(1), s6.prefixLength())));
+      SubnetEnv env = in.subnetFile().env();
+      if (env != null && !java.util.Objects.equals(env.ipv6Subnet(), s6.toString())) {
+        add("subnet-file", in.subnetFile().path().toString(), "FLANNEL_IPV6_SUBNET is "
+                + (env.ipv6Subnet() == null ? "missing" : env.ipv6Subnet()) + ", this host's IPv6 subnet is " + s6,
+            RESTART + " (it rewrites " + in.subnetFile().path() + "), then restart the containers started since");
+      }
+    }
+
+    /** {@code wanted} present, and no other address of the IPv6 Network on the link. */
+    void checkAddress6(String check, Link link, Address wanted) {
+      boolean present = false;
+      for (Address a : k.addresses6Of(link.index())) {
+        if (a.address().equals(wanted.address()) && a.prefixLength() == wanted.prefixLength()) {
+          present = true;
+        } else if (cfg.ipv6Network() != null && cfg.ipv6Network().containsAddress(a.address())) {
+          add(check, link.name(), link.name() + " has " + cidr(a) + ", which is not this host's IPv6 subnet",
+              "ip addr del " + cidr(a) + " dev " + link.name());
+        }
+      }
+      if (!present) {
+        add(check, link.name(), link.name() + " lacks its address " + cidr(wanted),
+            "ip addr add " + cidr(wanted) + " dev " + link.name());
+      }
+    }
+
+    /** Every peer's IPv6 neighbour, FDB entry and route on {@code dev}; stale {@code proto tartan} IPv6 routes. */
+    void checkPeers6(Own own, Link dev) {
+      String d = dev.name();
+      DesiredState want = VxlanPeers.desired6(own.lease().subnet(), own.lease().ipv6Subnet(), dev.index(), in.leases());
+      Map<java.net.InetAddress, Neighbour> neighByIp = new HashMap<>();
+      k.neighbours6().forEach(n -> neighByIp.putIfAbsent(n.ip(), n));
+      Set<FdbEntry> fdb = new HashSet<>(k.fdb6());
+      Map<IpSubnet, List<Route>> routesByDst = new HashMap<>();
+      k.routes6().forEach(r -> routesByDst.computeIfAbsent(r.dst(), x -> new ArrayList<>()).add(r));
+      List<Route> routes = new ArrayList<>(want.routes());
+      routes.sort(Comparator.comparing(Route::dst, IpSubnet.ORDER));
+      for (Route r : routes) {
+        String where = want.owner(r) + " (" + r.dst() + ")";
+        for (Neighbour n : want.neighbours()) {
+          if (n.ip().equals(r.gateway())) {
+            Neighbour have = neighByIp.get(n.ip());
+            if (have == null || !have.mac().equalsIgnoreCase(n.mac()) || (have.state() & Neighbour.NUD_PERMANENT) == 0) {
+              add("neighbour", where, "IPv6 neighbour " + ip(n.ip()) + " lladdr " + n.mac() + " missing or different on "
+                  + d, neighCmd(n, d));
+            }
+            for (FdbEntry e : want.fdb()) {
+              if (e.mac().equals(n.mac()) && !fdb.contains(e)) {
+                add("fdb", where, "fdb " + e.mac() + " dst " + ip(e.dst()) + " missing on " + d, fdbCmd("replace", e, d));
+              }
+            }
+          }
+        }
+        if (!routesByDst.getOrDefault(r.dst(), List.of()).contains(r)) {
+          add("route", where, "route " + routeText(r, d) + " missing", routeCmd("replace", r, d));
+        }
+      }
+      Set<IpSubnet> wanted = new HashSet<>();
+      routes.forEach(r -> wanted.add(r.dst()));
+      k.routes6().stream()
+          .filter(r -> r.link() == dev.index() && r.protocol() == Route.PROTO_TARTAN && !wanted.contains(r.dst()))
+          .sorted(Comparator.comparing(Route::dst, IpSubnet.ORDER))
+          .forEach(r -> add("route", r.dst().toString(), "stale route " + routeText(r, d) + ": no lease for " + r.dst(),
+              routeCmd("del", r, d)));
     }
 
     /** host-gw: no device; one route per on-link peer through the external interface; bridge and file at its MTU. */
@@ -384,7 +495,7 @@ public final class Diagnosis {
       return ip -> {
         Route best = null;
         for (Route r : k.routes()) {
-          if (r.table() == Route.TABLE_MAIN && r.dst().contains(ip)
+          if (r.table() == Route.TABLE_MAIN && r.dst().containsAddress(ip)
               && (best == null || r.dst().prefixLength() > best.dst().prefixLength())) {
             best = r;
           }
@@ -402,8 +513,8 @@ public final class Diagnosis {
       Optional<VxlanInfo> info = dev.vxlan();
       // the agent's device spec; when the underlay is unknown (NAT without --iface) its two fields are not compared
       Inet4Address local = own.underlay() == null || own.underlayAddress() == null
-          ? info.map(VxlanInfo::local).orElse(null)
-          : own.underlayAddress().address().equals(own.publicIp()) ? own.publicIp() : own.underlayAddress().address();
+          ? info.map(VxlanInfo::local).filter(Inet4Address.class::isInstance).map(Inet4Address.class::cast).orElse(null)
+          : own.underlayAddress().ipv4().equals(own.publicIp()) ? own.publicIp() : own.underlayAddress().ipv4();
       int underlay = own.underlay() != null ? own.underlay().index() : info.map(VxlanInfo::underlay).orElse(0);
       VxlanSpec spec = new VxlanSpec(name, backend.vni(), local, underlay, backend.port(), backend.learning(),
           backend.gbp(), null, 0, null);
@@ -456,7 +567,7 @@ public final class Diagnosis {
       for (Address a : k.addressesOf(link.index())) {
         if (a.address().equals(wanted.address()) && a.prefixLength() == wanted.prefixLength()) {
           present = true;
-        } else if (cfg.network().contains(a.address())) {
+        } else if (cfg.network().contains(a.ipv4())) {
           add(check, link.name(), link.name() + " has " + cidr(a) + ", which is not this host's lease "
                   + host.lease().subnet(),
               "ip addr del " + cidr(a) + " dev " + link.name());
@@ -503,7 +614,7 @@ public final class Diagnosis {
       for (SubnetLease l : in.leases()) {
         bySubnet.put(l.subnet(), l);
       }
-      Map<Inet4Address, Neighbour> neighByIp = new HashMap<>();
+      Map<java.net.InetAddress, Neighbour> neighByIp = new HashMap<>();
       for (Neighbour n : k.neighbours()) {
         neighByIp.putIfAbsent(n.ip(), n);
       }
@@ -511,11 +622,11 @@ public final class Diagnosis {
       for (FdbEntry e : k.fdb()) {
         fdbByMac.computeIfAbsent(e.mac(), x -> new ArrayList<>()).add(e);
       }
-      Map<Ipv4Subnet, List<Route>> routesByDst = new HashMap<>();
+      Map<IpSubnet, List<Route>> routesByDst = new HashMap<>();
       for (Route r : k.routes()) {
         routesByDst.computeIfAbsent(r.dst(), x -> new ArrayList<>()).add(r);
       }
-      Map<Inet4Address, Neighbour> wantNeigh = new HashMap<>();
+      Map<java.net.InetAddress, Neighbour> wantNeigh = new HashMap<>();
       for (Neighbour n : want.neighbours()) {
         wantNeigh.put(n.ip(), n);
       }
@@ -525,7 +636,7 @@ public final class Diagnosis {
       }
 
       List<Route> routes = new ArrayList<>(want.routes());
-      routes.sort(Comparator.comparing(Route::dst));
+      routes.sort(Comparator.comparing(Route::dst, IpSubnet.ORDER));
       for (Route r : routes) {
         SubnetLease peer = bySubnet.get(r.dst());
         String where = r.dst() + " (" + hostOf(peer) + ")";
@@ -571,7 +682,7 @@ public final class Diagnosis {
       }
 
       // entries of ours that no lease asks for (those of peers held in grace are expected)
-      Set<Ipv4Subnet> wantedDst = new HashSet<>();
+      Set<IpSubnet> wantedDst = new HashSet<>();
       routes.forEach(r -> wantedDst.add(r.dst()));
       for (GraceFile.Held h : in.held()) {
         wantedDst.add(h.subnet());
@@ -586,7 +697,7 @@ public final class Diagnosis {
           .filter(r -> ((dev != null && r.link() == dev.index())
               || (want.directLink() > 0 && r.link() == want.directLink()))
               && r.protocol() == Route.PROTO_TARTAN && !wantedDst.contains(r.dst()))
-          .sorted(Comparator.comparing(Route::dst)).toList();
+          .sorted(Comparator.comparing(Route::dst, IpSubnet.ORDER)).toList();
       for (Route r : staleRoutes) {
         String rd = k.nameOf(r.link());
         add("route", r.dst().toString(), "stale route " + routeText(r, rd) + ": no lease for " + r.dst(),
@@ -597,7 +708,7 @@ public final class Diagnosis {
       }
       List<Neighbour> staleNeigh = k.neighbours().stream()
           .filter(n -> (n.state() & Neighbour.NUD_PERMANENT) != 0 && !wantNeigh.containsKey(n.ip()))
-          .sorted(Comparator.comparingInt(n -> Ipv4Subnet.toInt(n.ip()))).toList();
+          .sorted(Comparator.comparing(Neighbour::ip, IpSubnet.ADDRESS_ORDER)).toList();
       for (Neighbour n : staleNeigh) {
         add("neighbour", ip(n.ip()), "stale neighbour " + ip(n.ip()) + " lladdr " + n.mac() + " on " + d
             + ": no lease has this gateway", "ip neigh del " + ip(n.ip()) + " dev " + d);
@@ -735,8 +846,8 @@ public final class Diagnosis {
     }
   }
 
-  static String ip(Inet4Address a) {
-    return a == null ? "none" : a.getHostAddress();
+  static String ip(java.net.InetAddress a) {
+    return a == null ? "none" : IpSubnet.text(a);
   }
 
   private static String orNone(String mac) {

@@ -15,6 +15,7 @@ public final class Sysctl {
   private static final Logger log = LoggerFactory.getLogger(Sysctl.class);
   static final String IP_FORWARD = "net/ipv4/ip_forward";
   static final String BRIDGE_NF_CALL_IPTABLES = "net/bridge/bridge-nf-call-iptables";
+  static final String IPV6_FORWARD = "net/ipv6/conf/all/forwarding";
 
   private final Path procSys;
 
@@ -61,5 +62,38 @@ public final class Sysctl {
           + "bypasses iptables; load it with: modprobe br_netfilter", procSys.resolve(BRIDGE_NF_CALL_IPTABLES));
     }
     return loaded;
+  }
+
+  // ---- IPv6 (dual stack)
+
+  /**
+   * Sets {@code net.ipv6.conf.all.forwarding = 1} unless it already is (the IPv6 counterpart of
+   * {@link #enableIpForward()}, for a dual-stack network).
+   *
+   * @return true when it was changed
+   */
+  public boolean enableIpv6Forward() throws IOException {
+    Path p = procSys.resolve(IPV6_FORWARD);
+    if (Files.readString(p, StandardCharsets.US_ASCII).strip().equals("1")) {
+      return false;
+    }
+    Files.writeString(p, "1\n", StandardCharsets.US_ASCII);
+    log.info("enabled net.ipv6.conf.all.forwarding");
+    return true;
+  }
+
+  /**
+   * {@code net.ipv6.conf.<dev>.accept_ra = 0}, as flanneld does on its vxlan devices; errors are
+   * ignored (IPv6 disabled, device gone), as there.
+   */
+  public void disableAcceptRa(String device) {
+    Path p = procSys.resolve("net/ipv6/conf/" + device + "/accept_ra");
+    try {
+      if (!Files.readString(p, StandardCharsets.US_ASCII).strip().equals("0")) {
+        Files.writeString(p, "0\n", StandardCharsets.US_ASCII);
+      }
+    } catch (IOException e) {
+      log.debug("cannot set {}: {}", p, e.toString());
+    }
   }
 }

@@ -10,6 +10,7 @@ import dev.tartan.agent.netlink.rtnl.Route;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.net.Ipv4Subnet;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -80,6 +81,46 @@ public final class ExternalInterfaceSelector {
     }
   }
 
+  /**
+   * The IPv6 addresses of a dual-stack host on the chosen interface {@code ext}: its first global
+   * IPv6 address (not link-local, loopback or multicast), published unless {@code publicIpv6} is
+   * given. A {@code publicIpv6} that is an address of {@code ext} is the interface address too.
+   *
+   * @throws InterfaceSelectionException when the interface has no global IPv6 address
+   */
+  public Ipv6Underlay selectIpv6(ExternalInterface ext, Inet6Address publicIpv6)
+      throws InterfaceSelectionException {
+    List<Address> all;
+    try {
+      all = netlink.addresses6(0);
+    } catch (NetlinkException e) {
+      throw new InterfaceSelectionException("cannot list IPv6 addresses: " + e.getMessage(), e);
+    }
+    List<Inet6Address> onIface = new ArrayList<>();
+    for (Address a : all) {
+      if (a.link() == ext.index() && a.address() instanceof Inet6Address v6 && globalUnicast(v6)) {
+        onIface.add(v6);
+      }
+    }
+    boolean local = publicIpv6 != null && all.stream().anyMatch(a -> a.address().equals(publicIpv6));
+    Inet6Address address = publicIpv6 != null && onIface.contains(publicIpv6) ? publicIpv6
+        : onIface.isEmpty() ? null : onIface.get(0);
+    if (address == null) {
+      throw new InterfaceSelectionException("the network config has EnableIPv6 but " + ext.name()
+          + " has no global IPv6 address: add one (ip -6 addr add ADDR/LEN dev " + ext.name()
+          + ") or pick an interface that has one (--iface)");
+    }
+    Ipv6Underlay u = new Ipv6Underlay(address, publicIpv6 != null ? publicIpv6 : address,
+        publicIpv6 == null || local);
+    log.info("external interface {} IPv6: {}", ext.name(), u);
+    return u;
+  }
+
+  private static boolean globalUnicast(Inet6Address a) {
+    return !a.isLinkLocalAddress() && !a.isLoopbackAddress() && !a.isMulticastAddress()
+        && !a.isAnyLocalAddress();
+  }
+
   private record Found(Link link, Inet4Address address, String how) {}
 
   /** One consistent read of links, addresses and main-table routes. */
@@ -110,11 +151,11 @@ public final class ExternalInterfaceSelector {
         if (a.link() != link) {
           continue;
         }
-        int ip = Ipv4Subnet.toInt(a.address());
+        int ip = Ipv4Subnet.toInt(a.ipv4());
         if (LINK_LOCAL.contains(ip)) {
-          linkLocal.add(a.address());
+          linkLocal.add(a.ipv4());
         } else if (ip != 0 && ip != -1 && !LOOPBACK.contains(ip) && !MULTICAST.contains(ip)) {
-          global.add(a.address());
+          global.add(a.ipv4());
         }
       }
       global.addAll(linkLocal);
@@ -227,7 +268,7 @@ public final class ExternalInterfaceSelector {
   private static Optional<Route> longestMatch(State s, Inet4Address target) {
     Route best = null;
     for (Route r : s.routes) {
-      if (r.link() > 0 && r.dst().contains(target)
+      if (r.link() > 0 && r.dst().containsAddress(target)
           && (best == null || r.dst().prefixLength() > best.dst().prefixLength())) {
         best = r;
       }
@@ -237,11 +278,11 @@ public final class ExternalInterfaceSelector {
 
   /** The interface address on the same subnet as the next hop, else its first usable address. */
   private static Optional<Inet4Address> sourceFor(State s, Route r, Inet4Address target) {
-    Inet4Address hop = r.gateway() != null ? r.gateway() : target;
+    Inet4Address hop = r.gateway() instanceof Inet4Address g ? g : target;
     for (Address a : s.addresses) {
-      if (a.link() == r.link() && Ipv4Subnet.of(a.address(), a.prefixLength()).contains(hop)
-          && s.usable(r.link()).contains(a.address())) {
-        return Optional.of(a.address());
+      if (a.link() == r.link() && Ipv4Subnet.of(a.ipv4(), a.prefixLength()).contains(hop)
+          && s.usable(r.link()).contains(a.ipv4())) {
+        return Optional.of(a.ipv4());
       }
     }
     return s.usable(r.link()).stream().findFirst();

@@ -25,7 +25,7 @@ public final class NetworkOverlap {
   /** An address of the host whose network overlaps the overlay Network. */
   public record Conflict(String link, Address address) {
     public Ipv4Subnet hostNetwork() {
-      return Ipv4Subnet.of(address.address(), address.prefixLength());
+      return Ipv4Subnet.of(address.ipv4(), address.prefixLength());
     }
   }
 
@@ -43,12 +43,12 @@ public final class NetworkOverlap {
       if (ownLinks.contains(name)) {
         continue;
       }
-      if (Ipv4Subnet.of(a.address(), a.prefixLength()).overlaps(network)) {
+      if (Ipv4Subnet.of(a.ipv4(), a.prefixLength()).overlaps(network)) {
         out.add(new Conflict(name, a));
       }
     }
     out.sort(Comparator.comparing(Conflict::link).thenComparing(c -> Integer.toUnsignedLong(
-        Ipv4Subnet.toInt(c.address().address()))));
+        Ipv4Subnet.toInt(c.address().ipv4()))));
     return out.stream().findFirst();
   }
 

@@ -141,12 +141,19 @@ public final class LeaseKeeper implements AutoCloseable {
    * {@link #close()}. Renewals begin with {@link #startRenewing()}.
    */
   public CompletableFuture<SubnetLease> acquire(Optional<Ipv4Subnet> previous) {
+    return acquire(previous, Optional.empty());
+  }
+
+  /** {@link #acquire(Optional)} with the IPv6 subnet of the subnet file too (dual stack). */
+  public CompletableFuture<SubnetLease> acquire(Optional<Ipv4Subnet> previous,
+      Optional<dev.tartan.net.Ipv6Subnet> previousV6) {
     Objects.requireNonNull(previous, "previous");
+    Objects.requireNonNull(previousV6, "previousV6");
     if (state != State.NEW) {
       throw new IllegalStateException("already started");
     }
     state = State.ACQUIRING;
-    post(() -> acquireFirst(previous, FIRST_BACKOFF));
+    post(() -> acquireFirst(previous, previousV6, FIRST_BACKOFF));
     return first;
   }
 
@@ -290,12 +297,14 @@ public final class LeaseKeeper implements AutoCloseable {
 
   // ---- acquire, renew, re-acquire (on the scheduler's thread)
 
-  private void acquireFirst(Optional<Ipv4Subnet> previous, Duration backoff) {
+  private void acquireFirst(Optional<Ipv4Subnet> previous, Optional<dev.tartan.net.Ipv6Subnet> previousV6,
+      Duration backoff) {
     if (state != State.ACQUIRING) {
       return;
     }
     try {
-      SubnetLease l = store.acquire(attrs.get(), previous);
+      SubnetLease l = previousV6.isPresent() ? store.acquire(attrs.get(), previous, previousV6)
+          : store.acquire(attrs.get(), previous);
       current = l;
       state = State.HELD;
       lastLogged = null;
@@ -312,12 +321,12 @@ public final class LeaseKeeper implements AutoCloseable {
     } catch (NetworkConfigMissingException e) {
       logOnce(e.getMessage(), () -> log.info("waiting for the network config: {} (create it with `tartan network "
           + "init --network CIDR`)", e.getMessage()));
-      later(() -> acquireFirst(previous, longer(backoff)), backoff);
+      later(() -> acquireFirst(previous, previousV6, longer(backoff)), backoff);
     } catch (LeaseStoreException e) {
       // the same failure for another randomly chosen subnet key is the same failure
       logOnce(e.getMessage().replaceAll("/subnets/[0-9.]+-[0-9]+", "/subnets/*"),
           () -> log.warn("cannot acquire a subnet lease yet: {}; retrying", e.getMessage()));
-      later(() -> acquireFirst(previous, longer(backoff)), backoff);
+      later(() -> acquireFirst(previous, previousV6, longer(backoff)), backoff);
     }
   }
 
@@ -396,7 +405,8 @@ public final class LeaseKeeper implements AutoCloseable {
     }
     SubnetLease l;
     try {
-      l = store.acquire(attrs.get(), Optional.of(old.subnet()));
+      l = old.ipv6Subnet() != null ? store.acquire(attrs.get(), Optional.of(old.subnet()), Optional.of(old.ipv6Subnet()))
+          : store.acquire(attrs.get(), Optional.of(old.subnet()));
     } catch (AccessDeniedException e) {
       stop(old, e.getMessage());
       return;

@@ -3,8 +3,10 @@ package dev.tartan.agent.routing;
 import dev.tartan.agent.netlink.rtnl.FdbEntry;
 import dev.tartan.agent.netlink.rtnl.Neighbour;
 import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.net.IpSubnet;
 import dev.tartan.net.Ipv4Subnet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
@@ -20,11 +22,14 @@ import java.util.Set;
  * @param skipped    leases that were left out because they cannot be programmed
  * @param conflicts  leases that were left out because another lease won (overlap, duplicate MAC)
  * @param directLink ifindex of the underlay device direct routes are on, 0 when there are none
+ * @param owners     the lease subnet of each route whose destination is not that subnet (the IPv6
+ *                   device's routes); empty for IPv4, where the destination is the lease's subnet
  */
 public record DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fdb, Set<Route> routes,
-    List<Skipped> skipped, List<Conflict> conflicts, int directLink) {
+    List<Skipped> skipped, List<Conflict> conflicts, int directLink, Map<IpSubnet, Ipv4Subnet> owners) {
 
   public DesiredState {
+    owners = Map.copyOf(owners);
     neighbours = Set.copyOf(neighbours);
     fdb = Set.copyOf(fdb);
     routes = Set.copyOf(routes);
@@ -47,12 +52,34 @@ public record DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fd
   }
 
   public DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fdb, Set<Route> routes,
+      List<Skipped> skipped, List<Conflict> conflicts, int directLink) {
+    this(link, neighbours, fdb, routes, skipped, conflicts, directLink, Map.of());
+  }
+
+  public DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fdb, Set<Route> routes,
+      List<Skipped> skipped, List<Conflict> conflicts, Map<IpSubnet, Ipv4Subnet> owners) {
+    this(link, neighbours, fdb, routes, skipped, conflicts, 0, owners);
+  }
+
+  public DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fdb, Set<Route> routes,
       List<Skipped> skipped, List<Conflict> conflicts) {
-    this(link, neighbours, fdb, routes, skipped, conflicts, 0);
+    this(link, neighbours, fdb, routes, skipped, conflicts, 0, Map.of());
   }
 
   public DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fdb, Set<Route> routes) {
     this(link, neighbours, fdb, routes, List.of(), List.of());
+  }
+
+  /** The lease subnet (the peer) a desired route belongs to. */
+  public Ipv4Subnet owner(Route r) {
+    Ipv4Subnet o = owners.get(r.dst());
+    if (o != null) {
+      return o;
+    }
+    if (r.dst() instanceof Ipv4Subnet s) {
+      return s;
+    }
+    throw new IllegalArgumentException("no lease subnet for " + r.dst());
   }
 
   /** Nothing on {@code link}: every entry of ours there is stale. */
@@ -76,6 +103,16 @@ public record DesiredState(int link, Set<Neighbour> neighbours, Set<FdbEntry> fd
     public Skipped {
       Objects.requireNonNull(subnet, "subnet");
       Objects.requireNonNull(reason, "reason");
+    }
+  }
+
+  /**
+   * A lease with no entries on this device, and rightly so (an IPv4-only host on the IPv6 device
+   * of a dual-stack network): not programmed, not warned about.
+   */
+  public record Absent(Ipv4Subnet subnet) implements PeerSpec {
+    public Absent {
+      Objects.requireNonNull(subnet, "subnet");
     }
   }
 

@@ -5,8 +5,8 @@ import dev.tartan.agent.netlink.rtnl.Link;
 import dev.tartan.agent.netlink.rtnl.Neighbour;
 import dev.tartan.agent.netlink.rtnl.NetlinkEvent;
 import dev.tartan.agent.netlink.rtnl.Route;
-import dev.tartan.net.Ipv4Subnet;
-import java.net.Inet4Address;
+import dev.tartan.net.IpSubnet;
+import java.net.InetAddress;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Objects;
@@ -38,9 +38,9 @@ public final class DriftWatcher implements Consumer<NetlinkEvent> {
     /** ifindex of the device the entries are on, or -1 before the first pass. */
     int link();
 
-    Route route(Ipv4Subnet dst);
+    Route route(IpSubnet dst);
 
-    Neighbour neighbour(Inet4Address ip);
+    Neighbour neighbour(InetAddress ip);
 
     FdbEntry fdb(String mac);
   }

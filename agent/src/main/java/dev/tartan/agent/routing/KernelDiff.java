@@ -3,8 +3,8 @@ package dev.tartan.agent.routing;
 import dev.tartan.agent.netlink.rtnl.FdbEntry;
 import dev.tartan.agent.netlink.rtnl.Neighbour;
 import dev.tartan.agent.netlink.rtnl.Route;
-import dev.tartan.net.Ipv4Subnet;
-import java.net.Inet4Address;
+import dev.tartan.net.IpSubnet;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -74,9 +74,9 @@ public final class KernelDiff {
 
     /** The same operations, each kind in a deterministic order (batch and log lines). */
     public Plan sorted() {
-      Comparator<Neighbour> byIp = Comparator.comparingInt(n -> Ipv4Subnet.toInt(n.ip()));
+      Comparator<Neighbour> byIp = Comparator.comparing(Neighbour::ip, IpSubnet.ADDRESS_ORDER);
       Comparator<FdbEntry> byMac = Comparator.comparing(FdbEntry::mac);
-      Comparator<Route> byDst = Comparator.comparing(Route::dst);
+      Comparator<Route> byDst = Comparator.comparing(Route::dst, IpSubnet.ORDER);
       neighAdd.sort(byIp);
       neighDel.sort(byIp);
       fdbAdd.sort(byMac);
@@ -92,8 +92,8 @@ public final class KernelDiff {
    * entries by MAC (a MAC may have several remotes), {@code proto tartan} routes in the main table
    * by destination.
    */
-  public record Actual(Map<Inet4Address, Neighbour> neighbours, Map<String, List<FdbEntry>> fdb,
-      Map<Ipv4Subnet, List<Route>> routes) {
+  public record Actual(Map<InetAddress, Neighbour> neighbours, Map<String, List<FdbEntry>> fdb,
+      Map<IpSubnet, List<Route>> routes) {
 
     /** Keeps what is ours on {@code dev} from three dumps. */
     public static Actual of(int dev, Collection<Neighbour> neighbours, Collection<FdbEntry> fdb,
@@ -107,7 +107,7 @@ public final class KernelDiff {
      */
     public static Actual of(int dev, int directLink, Collection<Neighbour> neighbours,
         Collection<FdbEntry> fdb, Collection<Route> routes) {
-      Map<Inet4Address, Neighbour> n = new HashMap<>();
+      Map<InetAddress, Neighbour> n = new HashMap<>();
       Map<String, List<FdbEntry>> f = new HashMap<>();
       if (dev > 0) {
         for (Neighbour x : neighbours) {
@@ -121,7 +121,7 @@ public final class KernelDiff {
           }
         }
       }
-      Map<Ipv4Subnet, List<Route>> r = new HashMap<>();
+      Map<IpSubnet, List<Route>> r = new HashMap<>();
       for (Route x : routes) {
         boolean onOurs = (dev > 0 && x.link() == dev) || (directLink > 0 && x.link() == directLink);
         if (onOurs && x.protocol() == Route.PROTO_TARTAN && x.table() == Route.TABLE_MAIN) {
@@ -147,7 +147,7 @@ public final class KernelDiff {
   /** Everything that must change for the kernel ({@code actual}) to match {@code desired}. */
   public static Plan full(DesiredState desired, Actual actual) {
     Plan p = Plan.empty();
-    Set<Inet4Address> wantedIps = new HashSet<>();
+    Set<InetAddress> wantedIps = new HashSet<>();
     for (Neighbour n : desired.neighbours()) {
       wantedIps.add(n.ip());
       Neighbour have = actual.neighbours().get(n.ip());
@@ -185,7 +185,7 @@ public final class KernelDiff {
       }
     }
 
-    Map<Ipv4Subnet, Route> wantedRoutes = new HashMap<>();
+    Map<IpSubnet, Route> wantedRoutes = new HashMap<>();
     for (Route r : desired.routes()) {
       wantedRoutes.put(r.dst(), r);
       List<Route> have = actual.routes().get(r.dst());
@@ -193,7 +193,7 @@ public final class KernelDiff {
         p.routeAdd().add(r);
       }
     }
-    for (Map.Entry<Ipv4Subnet, List<Route>> m : actual.routes().entrySet()) {
+    for (Map.Entry<IpSubnet, List<Route>> m : actual.routes().entrySet()) {
       Route want = wantedRoutes.get(m.getKey());
       List<Route> have = m.getValue();
       if (want == null) {

@@ -3,6 +3,7 @@ package dev.tartan.agent.routing;
 import dev.tartan.agent.netlink.rtnl.FdbEntry;
 import dev.tartan.agent.netlink.rtnl.Neighbour;
 import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.net.IpSubnet;
 import dev.tartan.net.Ipv4Subnet;
 import java.time.Duration;
 import org.slf4j.Logger;
@@ -18,13 +19,21 @@ public final class PeerLog {
   private static final Logger log = LoggerFactory.getLogger(PeerLog.class);
 
   private final LogLimiter limiter;
+  private final String device; // "" for the (IPv4) device, else the second device's name
 
   public PeerLog() {
     this(System::nanoTime);
   }
 
+  /** For a second device's peers (dual stack: {@code flannel-v6.<VNI>}): its summary lines name it. */
+  public PeerLog(String device) {
+    this.limiter = new LogLimiter(LINES_PER_SECOND, System::nanoTime);
+    this.device = java.util.Objects.requireNonNull(device, "device");
+  }
+
   PeerLog(java.util.function.LongSupplier nanos) {
     this.limiter = new LogLimiter(LINES_PER_SECOND, nanos);
+    this.device = "";
   }
 
   private void line(String format, Object... args) {
@@ -50,15 +59,15 @@ public final class PeerLog {
   }
 
   void added(PeerEntries p) {
-    line("peer {} via {} ({}) added", p.subnet(), ip(p), how(p));
+    line("peer {} via {} ({}) added", p.name(), ip(p), how(p));
   }
 
   void removed(PeerEntries p, String why) {
-    line("peer {} via {} ({}) removed{}", p.subnet(), ip(p), how(p), why);
+    line("peer {} via {} ({}) removed{}", p.name(), ip(p), how(p), why);
   }
 
   private static String ip(PeerEntries p) {
-    return p.publicIp() == null ? "?" : p.publicIp().getHostAddress();
+    return p.publicIp() == null ? "?" : IpSubnet.text(p.publicIp());
   }
 
   private static String how(PeerEntries p) {
@@ -73,7 +82,7 @@ public final class PeerLog {
       return;
     }
     if (before.isDirect()) {
-      line("peer {} updated: via {} -> {}", after.subnet(), ip(before), ip(after));
+      line("peer {} updated: via {} -> {}", after.name(), ip(before), ip(after));
       return;
     }
     StringBuilder what = new StringBuilder();
@@ -87,7 +96,7 @@ public final class PeerLog {
     if (what.length() == 0) {
       what.append("entries rewritten");
     }
-    line("peer {} updated: {}", after.subnet(), what);
+    line("peer {} updated: {}", after.name(), what);
   }
 
   void held(Ipv4Subnet subnet, Duration grace) {
@@ -136,13 +145,15 @@ public final class PeerLog {
 
   /** A start or re-list: one line, however many peers. */
   void synced(String why, int peers, int entries, int written, int removed, int failed, Duration took) {
-    log.info("{}: {} peers, {} kernel entries ({} written, {} stale removed, {} failed) in {} ms", why, peers,
+    log.info("{}{}: {} peers, {} kernel entries ({} written, {} stale removed, {} failed) in {} ms", why,
+        device.isEmpty() ? "" : " of " + device, peers,
         entries, written, removed, failed, took.toMillis());
   }
 
   /** A periodic resync that found something to fix. */
   void resynced(int peers, int written, int removed, int failed, Duration took) {
-    log.info("resync of {} peers: {} entries rewritten, {} stale removed, {} failed, {} ms", peers, written,
+    log.info("resync of {} peers{}: {} entries rewritten, {} stale removed, {} failed, {} ms", peers,
+        device.isEmpty() ? "" : " on " + device, written,
         removed, failed, took.toMillis());
   }
 
@@ -151,19 +162,19 @@ public final class PeerLog {
   }
 
   static String dst(FdbEntry e) {
-    return e == null || e.dst() == null ? "?" : e.dst().getHostAddress();
+    return e == null || e.dst() == null ? "?" : IpSubnet.text(e.dst());
   }
 
   /** {@code ip}/{@code bridge}-like text naming one entry. */
   public static String describe(Object entry) {
     if (entry instanceof Neighbour n) {
-      return "neighbour " + n.ip().getHostAddress() + " lladdr " + n.mac() + " dev " + n.link();
+      return "neighbour " + IpSubnet.text(n.ip()) + " lladdr " + n.mac() + " dev " + n.link();
     }
     if (entry instanceof FdbEntry e) {
       return "fdb " + e.mac() + " dev " + e.link() + " dst " + dst(e);
     }
     if (entry instanceof Route r) {
-      return "route " + r.dst() + (r.gateway() == null ? "" : " via " + r.gateway().getHostAddress())
+      return "route " + r.dst() + (r.gateway() == null ? "" : " via " + IpSubnet.text(r.gateway()))
           + " dev " + r.link() + (r.onlink() ? " onlink" : "") + " proto " + r.protocol();
     }
     return String.valueOf(entry);

@@ -188,7 +188,9 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
         requestFull(new Full(overrun ? "resync" : r.kind().name().toLowerCase(java.util.Locale.ROOT)
             + " recreated", !overrun));
       } else {
-        repairs.add(r);
+        if (!repairs.contains(r)) { // the kernel reports a deleted neighbour twice (FAILED, then gone)
+          repairs.add(r);
+        }
       }
     }
     loop.trigger();
@@ -287,8 +289,8 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
     List<GraceFile.Held> now = new ArrayList<>();
     for (Map.Entry<Ipv4Subnet, Instant> h : new java.util.TreeMap<>(table.held()).entrySet()) {
       PeerEntries p = applied.get(h.getKey());
-      if (p != null && p.publicIp() != null) {
-        now.add(new GraceFile.Held(h.getKey(), p.publicIp(), p.mac(), h.getValue()));
+      if (p != null && p.publicIp() instanceof java.net.Inet4Address dst) {
+        now.add(new GraceFile.Held(h.getKey(), dst, p.mac(), h.getValue()));
       }
     }
     if (now.equals(graceWritten)) {
@@ -354,6 +356,9 @@ public final class PeerSync implements LeaseListener, AutoCloseable {
       if (spec instanceof DesiredState.Skipped sk) {
         peerLog.skipped(s, sk.reason());
         continue;
+      }
+      if (spec instanceof DesiredState.Absent) {
+        continue; // nothing for this device: entries programmed before are removed below
       }
       PeerEntries p = (PeerEntries) spec;
       if (!p.isDirect()) { // a direct peer has no FDB entry: its VtepMAC cannot clash

@@ -3,8 +3,9 @@ package dev.tartan.agent.routing;
 import dev.tartan.agent.netlink.rtnl.FdbEntry;
 import dev.tartan.agent.netlink.rtnl.Neighbour;
 import dev.tartan.agent.netlink.rtnl.Route;
+import dev.tartan.net.IpSubnet;
 import dev.tartan.net.Ipv4Subnet;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -19,7 +20,8 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class ProgrammedPeers implements DriftWatcher.Programmed {
   private final Map<Ipv4Subnet, PeerEntries> bySubnet = new ConcurrentHashMap<>();
-  private final Map<Inet4Address, PeerEntries> byGateway = new ConcurrentHashMap<>();
+  private final Map<IpSubnet, PeerEntries> byDst = new ConcurrentHashMap<>();
+  private final Map<InetAddress, PeerEntries> byGateway = new ConcurrentHashMap<>();
   private final Map<String, PeerEntries> byMac = new ConcurrentHashMap<>();
   private volatile int link = -1;
 
@@ -42,6 +44,7 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
 
   void put(PeerEntries p) {
     bySubnet.put(p.subnet(), p);
+    byDst.put(p.route().dst(), p);
     if (!p.isDirect()) {
       byGateway.put(p.neighbour().ip(), p);
       byMac.put(p.mac(), p);
@@ -53,6 +56,7 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
       return;
     }
     bySubnet.remove(p.subnet(), p);
+    byDst.remove(p.route().dst(), p);
     if (!p.isDirect()) {
       byGateway.remove(p.neighbour().ip(), p);
       byMac.remove(p.mac(), p);
@@ -62,7 +66,7 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
   /** Becomes a whole desired state (a full pass); entries that did not change stay the same objects. */
   void replaceWith(DesiredState desired) {
     link = desired.link();
-    Map<Inet4Address, Neighbour> neigh = new HashMap<>();
+    Map<InetAddress, Neighbour> neigh = new HashMap<>();
     for (Neighbour n : desired.neighbours()) {
       neigh.put(n.ip(), n);
     }
@@ -74,14 +78,14 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
     for (Route r : desired.routes()) {
       PeerEntries p;
       if (desired.directLink() > 0 && r.link() == desired.directLink() && !r.onlink()) {
-        p = PeerEntries.direct(r);
+        p = new PeerEntries(desired.owner(r), null, null, r);
       } else {
         Neighbour n = r.gateway() == null ? null : neigh.get(r.gateway());
         FdbEntry e = n == null ? null : fdb.get(n.mac());
         if (e == null) {
           continue;
         }
-        p = new PeerEntries(n, e, r);
+        p = new PeerEntries(desired.owner(r), n, e, r);
       }
       PeerEntries old = bySubnet.get(p.subnet());
       if (!p.equals(old)) {
@@ -105,15 +109,19 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
     Set<Neighbour> n = new HashSet<>();
     Set<FdbEntry> f = new HashSet<>();
     Set<Route> r = new HashSet<>();
+    Map<IpSubnet, Ipv4Subnet> owners = new HashMap<>();
     for (PeerEntries p : bySubnet.values()) {
       if (!p.isDirect()) {
         n.add(p.neighbour());
         f.add(p.fdb());
       }
       r.add(p.route());
+      if (!p.route().dst().equals(p.subnet())) {
+        owners.put(p.route().dst(), p.subnet());
+      }
     }
     return new DesiredState(computed.link(), n, f, r, computed.skipped(), computed.conflicts(),
-        computed.directLink());
+        computed.directLink(), owners);
   }
 
   /** True when {@code entry} is one of the entries programmed now (a repair may write it again). */
@@ -136,13 +144,13 @@ final class ProgrammedPeers implements DriftWatcher.Programmed {
   }
 
   @Override
-  public Route route(Ipv4Subnet dst) {
-    PeerEntries p = bySubnet.get(dst);
+  public Route route(IpSubnet dst) {
+    PeerEntries p = byDst.get(dst);
     return p == null ? null : p.route();
   }
 
   @Override
-  public Neighbour neighbour(Inet4Address ip) {
+  public Neighbour neighbour(InetAddress ip) {
     PeerEntries p = byGateway.get(ip);
     return p == null ? null : p.neighbour();
   }

@@ -31,6 +31,7 @@ public final class Reconciler {
 
   private final RtNetlink nl;
   private final PeerLog peerLog;
+  private final boolean ipv6;
   private volatile DesiredState lastApplied;
   private Set<Object> lastFailed = Set.of();
 
@@ -39,8 +40,14 @@ public final class Reconciler {
   }
 
   public Reconciler(RtNetlink nl, PeerLog peerLog) {
+    this(nl, peerLog, false);
+  }
+
+  /** @param ipv6 the device carries IPv6 entries ({@code flannel-v6.N}): dumps read the IPv6 tables */
+  public Reconciler(RtNetlink nl, PeerLog peerLog, boolean ipv6) {
     this.nl = Objects.requireNonNull(nl, "nl");
     this.peerLog = Objects.requireNonNull(peerLog, "peerLog");
+    this.ipv6 = ipv6;
   }
 
   /** The desired state of the last full pass (set before its batch is sent), or null before the first. */
@@ -50,6 +57,10 @@ public final class Reconciler {
 
   /** Our entries on {@code dev} as the kernel has them now (three dumps). */
   public KernelDiff.Actual read(int dev) throws NetlinkException {
+    if (ipv6) {
+      return KernelDiff.Actual.of(dev, nl.neighbours6(dev), nl.fdb(dev),
+          nl.routes6(Route.TABLE_MAIN, Route.PROTO_TARTAN));
+    }
     return KernelDiff.Actual.of(dev, nl.neighbours(dev), nl.fdb(dev), nl.routes(Route.TABLE_MAIN, Route.PROTO_TARTAN));
   }
 
@@ -165,7 +176,7 @@ public final class Reconciler {
     KernelDiff.Plan plan = KernelDiff.full(desired, actual);
     Set<Object> failed = apply(plan);
 
-    Map<java.net.Inet4Address, Neighbour> neighByIp = new HashMap<>();
+    Map<java.net.InetAddress, Neighbour> neighByIp = new HashMap<>();
     Map<String, FdbEntry> fdbByMac = new HashMap<>();
     if (!failed.isEmpty()) {
       desired.neighbours().forEach(n -> neighByIp.put(n.ip(), n));

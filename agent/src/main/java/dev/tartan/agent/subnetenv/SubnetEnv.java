@@ -54,7 +54,7 @@ public record SubnetEnv(Ipv4Subnet network, Ipv4Subnet subnet, int mtu, boolean 
     }
   }
 
-  /** IPv4 only, the form Tartan writes. */
+  /** IPv4 only (no FLANNEL_IPV6_* lines). */
   public static SubnetEnv of(Ipv4Subnet network, Ipv4Subnet subnet, int mtu, boolean ipMasq) {
     return new SubnetEnv(network, subnet, mtu, ipMasq, null, null);
   }

@@ -82,6 +82,37 @@ public final class SubnetEnvFile {
     return readCidr(file, SubnetEnv.NETWORK);
   }
 
+  /**
+   * {@code FLANNEL_IPV6_SUBNET} of the previous run, network-masked, to ask etcd for the same IPv6
+   * subnet again (dual stack). Empty without a WARN when the file or the variable is absent (an
+   * IPv4-only run wrote none); empty with a WARN when it is unparsable or holds several values.
+   */
+  public static Optional<dev.tartan.net.Ipv6Subnet> readPreviousV6(Path file) {
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    } catch (IOException e) {
+      log.warn("cannot read previous {} from {}: {}", SubnetEnv.IPV6_SUBNET, file, e.toString());
+      return Optional.empty();
+    }
+    String value = SubnetEnv.variables(text).get(SubnetEnv.IPV6_SUBNET);
+    if (value == null || value.isEmpty()) {
+      return Optional.empty();
+    }
+    if (value.contains(",")) {
+      log.warn("ignoring previous {} in {}: more than one value ({})", SubnetEnv.IPV6_SUBNET, file, value);
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(dev.tartan.net.Ipv6Subnet.parse(value.trim()));
+    } catch (IllegalArgumentException e) {
+      log.warn("ignoring previous {} in {}: {}", SubnetEnv.IPV6_SUBNET, file, e.getMessage());
+      return Optional.empty();
+    }
+  }
+
   private static Optional<Ipv4Subnet> readCidr(Path file, String key) {
     String text;
     try {

@@ -33,8 +33,8 @@ final class KernelWatch implements AutoCloseable {
   private final Path ns;
   private final String device;
   private final NetlinkMonitor monitor;
-  private final Map<Ipv4Subnet, Long> routes = new HashMap<>();
-  private final Map<Inet4Address, Long> neighbours = new HashMap<>();
+  private final Map<dev.tartan.net.IpSubnet, Long> routes = new HashMap<>();
+  private final Map<java.net.InetAddress, Long> neighbours = new HashMap<>();
   private final Map<String, Long> fdb = new HashMap<>();
   private final Map<Object, Long> removed = new HashMap<>();
   private int deviceIndex;

@@ -383,4 +383,15 @@ class AgentConfigTest {
         "peer-expiry-grace must be a duration like 60s or 2m, or 0 for none (a bare number is seconds), "
             + "got '-5s' (from flag --peer-expiry-grace)");
   }
+
+  @Test
+  void publicIpv6ComesFromTheFlagOrFlannelsVariable() throws Exception {
+    assertThat(resolve(Map.of()).publicIpv6()).isNull();
+    assertThat(resolve(Map.of(), "--public-ipv6", "2001:db8::7").publicIpv6())
+        .isEqualTo(dev.tartan.net.Ipv6Text.parse("2001:db8::7"));
+    assertThat(resolve(Map.of("FLANNELD_PUBLIC_IPV6", "2001:db8::8")).publicIpv6())
+        .isEqualTo(dev.tartan.net.Ipv6Text.parse("2001:db8::8"));
+    assertThat(failure(Map.of(), "--public-ipv6", "198.51.100.7")).isEqualTo(
+        "public-ipv6 must be an IPv6 address like 2001:db8::7, got '198.51.100.7' (from flag --public-ipv6)");
+  }
 }

@@ -166,4 +166,42 @@ class ExternalInterfaceSelectorTest {
     assertThatThrownBy(() -> new ExternalInterface(2, "eth0", 0, ip("198.51.100.10"),
         ip("198.51.100.10"), true)).hasMessage("interface eth0 has MTU 0");
   }
+
+  // ---- IPv6 (dual stack)
+
+  static java.net.Inet6Address ip6(String s) {
+    return dev.tartan.net.Ipv6Text.parse(s);
+  }
+
+  @Test
+  void ipv6IsTheInterfacesFirstGlobalAddress() throws Exception {
+    ExternalInterface e = select(List.of(), List.of(), null, null);
+    nl.addAddress(new Address(eth0.index(), ip6("fe80::1"), 64));
+    nl.addAddress(new Address(eth0.index(), ip6("2001:db8::10"), 64));
+    nl.addAddress(new Address(eth0.index(), ip6("2001:db8::11"), 64));
+    nl.addAddress(new Address(eth1.index(), ip6("2001:db8:1::5"), 64));
+    Ipv6Underlay u = selector.selectIpv6(e, null);
+    assertThat(u).isEqualTo(new Ipv6Underlay(ip6("2001:db8::10"), ip6("2001:db8::10"), true));
+    assertThat(u.vxlanLocal()).isEqualTo(ip6("2001:db8::10"));
+  }
+
+  @Test
+  void publicIpv6IsPublishedAndUsedAsLocalOnlyWhenItIsOurs() throws Exception {
+    ExternalInterface e = select(List.of(), List.of(), null, null);
+    nl.addAddress(new Address(eth0.index(), ip6("2001:db8::10"), 64));
+    nl.addAddress(new Address(eth0.index(), ip6("2001:db8::11"), 64));
+    Ipv6Underlay own = selector.selectIpv6(e, ip6("2001:db8::11"));
+    assertThat(own).isEqualTo(new Ipv6Underlay(ip6("2001:db8::11"), ip6("2001:db8::11"), true));
+    Ipv6Underlay nat = selector.selectIpv6(e, ip6("2001:db8:ffff::1"));
+    assertThat(nat).isEqualTo(new Ipv6Underlay(ip6("2001:db8::10"), ip6("2001:db8:ffff::1"), false));
+    assertThat(nat.vxlanLocal()).isEqualTo(ip6("2001:db8::10"));
+  }
+
+  @Test
+  void anInterfaceWithoutAGlobalIpv6AddressIsAClearError() throws Exception {
+    ExternalInterface e = select(List.of(), List.of(), null, null);
+    nl.addAddress(new Address(eth0.index(), ip6("fe80::1"), 64));
+    assertThatThrownBy(() -> selector.selectIpv6(e, null)).isInstanceOf(InterfaceSelectionException.class)
+        .hasMessageContaining("EnableIPv6").hasMessageContaining("eth0 has no global IPv6 address");
+  }
 }

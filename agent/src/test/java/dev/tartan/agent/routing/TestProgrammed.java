@@ -3,8 +3,8 @@ package dev.tartan.agent.routing;
 import dev.tartan.agent.netlink.rtnl.FdbEntry;
 import dev.tartan.agent.netlink.rtnl.Neighbour;
 import dev.tartan.agent.netlink.rtnl.Route;
-import dev.tartan.net.Ipv4Subnet;
-import java.net.Inet4Address;
+import dev.tartan.net.IpSubnet;
+import java.net.InetAddress;
 import java.util.function.Supplier;
 
 /** A {@link DriftWatcher.Programmed} that looks entries up in a whole desired state (tests). */
@@ -20,13 +20,13 @@ public final class TestProgrammed {
       }
 
       @Override
-      public Route route(Ipv4Subnet dst) {
+      public Route route(IpSubnet dst) {
         DesiredState s = state.get();
         return s == null ? null : s.routes().stream().filter(r -> r.dst().equals(dst)).findFirst().orElse(null);
       }
 
       @Override
-      public Neighbour neighbour(Inet4Address ip) {
+      public Neighbour neighbour(InetAddress ip) {
         DesiredState s = state.get();
         return s == null ? null : s.neighbours().stream().filter(n -> n.ip().equals(ip)).findFirst().orElse(null);
       }

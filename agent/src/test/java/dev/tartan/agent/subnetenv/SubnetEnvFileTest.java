@@ -79,4 +79,19 @@ class SubnetEnvFileTest {
         + "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n");
     assertThat(SubnetEnvFile.readPrevious(file)).contains(Ipv4Subnet.parse("10.244.7.0/24"));
   }
+
+  @Test
+  void readPreviousV6MasksTheIpv6SubnetAndIsQuietWithoutOne() throws Exception {
+    Path file = dir.resolve("dual.env");
+    Files.writeString(file, "FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.72.1/24\n"
+        + "FLANNEL_IPV6_NETWORK=fd00:10::/48\nFLANNEL_IPV6_SUBNET=fd00:10:0:7::1/64\nFLANNEL_MTU=1450\n"
+        + "FLANNEL_IPMASQ=false\n");
+    assertThat(SubnetEnvFile.readPreviousV6(file)).contains(dev.tartan.net.Ipv6Subnet.parse("fd00:10:0:7::/64"));
+    Path v4 = dir.resolve("v4.env");
+    Files.writeString(v4, "FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.72.1/24\n");
+    assertThat(SubnetEnvFile.readPreviousV6(v4)).isEmpty();
+    assertThat(SubnetEnvFile.readPreviousV6(dir.resolve("missing.env"))).isEmpty();
+    Files.writeString(v4, "FLANNEL_IPV6_SUBNET=not-an-address/64\n");
+    assertThat(SubnetEnvFile.readPreviousV6(v4)).isEmpty();
+  }
 }

@@ -137,6 +137,11 @@ public record VxlanBackendConfig(int vni, int port, int mtu, boolean gbp, boolea
     return "flannel." + vni;
   }
 
+  /** The IPv6 device's name (dual stack), {@code flannel-v6.<VNI>}. */
+  public String deviceName6() {
+    return "flannel-v6." + vni;
+  }
+
   /**
    * The overlay MTU: ({@code Backend.MTU}, or the external interface's MTU when 0) − 50. This is
    * the vxlan device's MTU, cni0's MTU and {@code FLANNEL_MTU}.

@@ -9,8 +9,9 @@ import dev.tartan.agent.netlink.rtnl.Link;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
 import dev.tartan.agent.netlink.rtnl.VxlanInfo;
 import dev.tartan.agent.netlink.rtnl.VxlanSpec;
+import dev.tartan.net.IpSubnet;
 import dev.tartan.net.Ipv4Subnet;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,9 +42,18 @@ public final class VxlanDevice {
    * config, MTU = ({@code Backend.MTU} or {@code underlayMtu}) − 50, a random locally administered
    * unicast MAC.
    */
-  public static VxlanSpec spec(VxlanBackendConfig cfg, Inet4Address local, int underlayIndex,
+  public static VxlanSpec spec(VxlanBackendConfig cfg, InetAddress local, int underlayIndex,
       int underlayMtu) {
-    return new VxlanSpec(cfg.deviceName(), cfg.vni(), local, underlayIndex, cfg.port(),
+    return spec(cfg.deviceName(), cfg, local, underlayIndex, underlayMtu);
+  }
+
+  /**
+   * The same settings under another name: {@code flannel-v6.<VNI>} with an IPv6 {@code local}
+   * (docs/flannel-compat.md §2.7).
+   */
+  public static VxlanSpec spec(String name, VxlanBackendConfig cfg, InetAddress local, int underlayIndex,
+      int underlayMtu) {
+    return new VxlanSpec(name, cfg.vni(), local, underlayIndex, cfg.port(),
         cfg.learning(), cfg.gbp(), null, cfg.overlayMtu(underlayMtu),
         MacAddress.randomLocalUnicast(RANDOM));
   }
@@ -146,15 +156,16 @@ public final class VxlanDevice {
   }
 
   /**
-   * docs/flannel-compat.md §2.3: {@code <own subnet network address>/32} as the only address of {@code network} on
-   * the device (other in-Network addresses removed, others left), then the device is set up.
+   * docs/flannel-compat.md §2.3: {@code <own subnet network address>/32} ({@code /128} for IPv6) as
+   * the only address of {@code network} on the device (other in-Network addresses removed, others
+   * left), then the device is set up.
    *
    * @return the device as the kernel reports it afterwards (its MAC is the VtepMAC)
    */
-  public static Link ensureAddress(RtNetlink nl, Link device, Ipv4Subnet network,
-      Ipv4Subnet ownSubnet) throws NetlinkException {
-    Addresses.ensureOnly(nl, device.name(), new Address(device.index(), ownSubnet.networkAddress(), 32),
-        network);
+  public static Link ensureAddress(RtNetlink nl, Link device, IpSubnet network,
+      IpSubnet ownSubnet) throws NetlinkException {
+    Addresses.ensureOnly(nl, device.name(), new Address(device.index(), ownSubnet.networkAddress(),
+        ownSubnet.ipv6() ? 128 : 32), network);
     if (!device.up()) {
       nl.setUp(device.index(), true);
     }
@@ -172,7 +183,7 @@ public final class VxlanDevice {
     return port == 0 ? VxlanBackendConfig.DEFAULT_PORT : port;
   }
 
-  private static String hostOf(Inet4Address a) {
-    return a == null ? "none" : a.getHostAddress();
+  private static String hostOf(InetAddress a) {
+    return a == null ? "none" : IpSubnet.text(a);
   }
 }

@@ -189,6 +189,41 @@ public final class Attributes {
     }
   }
 
+  /**
+   * A 4-byte in_addr or a 16-byte in6_addr (always an {@link java.net.Inet6Address}, also for
+   * {@code ::ffff:a.b.c.d}); null when absent; malformed for any other length.
+   */
+  public InetAddress inet(int type) {
+    int i = find(type);
+    if (i < 0) {
+      return null;
+    }
+    if (lengths[i] != 4 && lengths[i] != 16) {
+      throw new MalformedMessageException("attribute type " + type + ": want a 4- or 16-byte address, got "
+          + lengths[i] + " bytes");
+    }
+    byte[] b = new byte[lengths[i]];
+    buf.get(offsets[i], b);
+    try {
+      return b.length == 4 ? InetAddress.getByAddress(b) : java.net.Inet6Address.getByAddress(null, b, -1);
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  /** A 16-byte in6_addr; null when absent; malformed when not exactly 16 bytes. */
+  public java.net.Inet6Address inet6(int type) {
+    int i = find(type);
+    if (i < 0) {
+      return null;
+    }
+    if (lengths[i] != 16) {
+      throw new MalformedMessageException("attribute type " + type + ": want a 16-byte IPv6 address, got "
+          + lengths[i] + " bytes");
+    }
+    return (java.net.Inet6Address) inet(type);
+  }
+
   /** The attributes nested in this one; empty when absent. */
   public Attributes nested(int type) {
     int i = find(type);

@@ -13,4 +13,6 @@ public final class IfAddr {
   public static final int IFA_BROADCAST = 4;
   public static final int IFA_CACHEINFO = 6;
   public static final int IFA_FLAGS = 8;
+  /** ifa_flags: no duplicate address detection (IPv6). */
+  public static final int IFA_F_NODAD = 0x02;
 }

@@ -33,6 +33,8 @@ public final class IfLink {
   public static final int IFLA_VXLAN_LEARNING = 7;
   public static final int IFLA_VXLAN_AGEING = 8;
   public static final int IFLA_VXLAN_PORT = 15;
+  public static final int IFLA_VXLAN_GROUP6 = 16;
+  public static final int IFLA_VXLAN_LOCAL6 = 17;
   public static final int IFLA_VXLAN_UDP_CSUM = 18;
   public static final int IFLA_VXLAN_GBP = 23;
 

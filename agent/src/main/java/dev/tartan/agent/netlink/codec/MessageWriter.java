@@ -223,6 +223,11 @@ public final class MessageWriter {
     return bytes(type, address.getAddress());
   }
 
+  /** An IPv4 (4 bytes, in_addr) or IPv6 address (16 bytes, in6_addr), network order. */
+  public MessageWriter inet(int type, java.net.InetAddress address) {
+    return bytes(type, address.getAddress());
+  }
+
   /** A flag attribute: header only, no payload (NLA_FLAG). */
   public MessageWriter flag(int type) {
     attrHeader(type, 0);

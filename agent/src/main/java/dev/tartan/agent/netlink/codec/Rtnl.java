@@ -94,4 +94,6 @@ public final class Rtnl {
   public static final int RTNLGRP_NEIGH = 3;
   public static final int RTNLGRP_IPV4_IFADDR = 5;
   public static final int RTNLGRP_IPV4_ROUTE = 7;
+  public static final int RTNLGRP_IPV6_IFADDR = 9;
+  public static final int RTNLGRP_IPV6_ROUTE = 11;
 }

@@ -1,19 +1,19 @@
 package dev.tartan.agent.netlink.rtnl;
 
-import dev.tartan.net.Ipv4Subnet;
-import java.net.Inet4Address;
+import dev.tartan.net.IpSubnet;
+import java.net.InetAddress;
 import java.util.Objects;
 
 /**
- * An IPv4 unicast route: {@code ip route replace DST [via GATEWAY] dev LINK [onlink] table TABLE
- * proto PROTOCOL}.
+ * A unicast route, IPv4 or IPv6 (the family of {@code dst}): {@code ip route replace DST [via
+ * GATEWAY] dev LINK [onlink] table TABLE proto PROTOCOL}.
  *
- * @param gateway  RTA_GATEWAY, or null
+ * @param gateway  RTA_GATEWAY (same family as {@code dst}), or null
  * @param link     RTA_OIF ifindex, 0 for none
  * @param table    254 (main) unless set
  * @param protocol rtm_protocol; Tartan tags its own routes with {@link #PROTO_TARTAN}
  */
-public record Route(Ipv4Subnet dst, Inet4Address gateway, int link, boolean onlink, int table,
+public record Route(IpSubnet dst, InetAddress gateway, int link, boolean onlink, int table,
     int protocol) {
 
   /** RT_TABLE_MAIN. */
@@ -25,10 +25,17 @@ public record Route(Ipv4Subnet dst, Inet4Address gateway, int link, boolean onli
 
   public Route {
     Objects.requireNonNull(dst, "dst");
+    if (gateway != null && (gateway.getAddress().length == 16) != dst.ipv6()) {
+      throw new IllegalArgumentException("gateway " + gateway.getHostAddress() + " is not of the family of " + dst);
+    }
   }
 
   /** The overlay route for a peer: {@code ip route replace S via S0 dev D onlink proto tartan}. */
-  public static Route overlay(Ipv4Subnet dst, Inet4Address gateway, int link) {
+  public static Route overlay(IpSubnet dst, InetAddress gateway, int link) {
     return new Route(dst, gateway, link, true, TABLE_MAIN, PROTO_TARTAN);
+  }
+
+  public boolean ipv6() {
+    return dst.ipv6();
   }
 }

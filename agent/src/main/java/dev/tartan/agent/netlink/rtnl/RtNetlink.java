@@ -51,7 +51,7 @@ public interface RtNetlink extends AutoCloseable {
   /** {@code ip link del dev X}. */
   void deleteLink(int index) throws NetlinkException;
 
-  // ---- addresses (IPv4)
+  // ---- addresses (IPv4 and IPv6; the family is the address's)
 
   /** {@code ip addr add A/LEN dev X} (CREATE|EXCL). */
   void addAddress(Address a) throws NetlinkException;
@@ -65,7 +65,10 @@ public interface RtNetlink extends AutoCloseable {
   /** {@code ip -4 addr show [dev X]}; link 0 lists all. */
   List<Address> addresses(int link) throws NetlinkException;
 
-  // ---- routes (IPv4)
+  /** {@code ip -6 addr show [dev X]}; link 0 lists all. */
+  List<Address> addresses6(int link) throws NetlinkException;
+
+  // ---- routes (IPv4 and IPv6; the family is the destination's)
 
   /** {@code ip route replace ...}. */
   void replaceRoute(Route r) throws NetlinkException;
@@ -83,7 +86,10 @@ public interface RtNetlink extends AutoCloseable {
    */
   Optional<Route> routeTo(java.net.Inet4Address ip) throws NetlinkException;
 
-  // ---- neighbours (IPv4)
+  /** {@code ip -6 route show table T [proto P]}; protocol 0 lists every protocol. */
+  List<Route> routes6(int table, int protocol) throws NetlinkException;
+
+  // ---- neighbours (IPv4 and IPv6; the family is the address's)
 
   /** {@code ip neigh replace IP lladdr MAC dev X nud permanent}. */
   void replaceNeighbour(Neighbour n) throws NetlinkException;
@@ -93,6 +99,9 @@ public interface RtNetlink extends AutoCloseable {
 
   /** {@code ip -4 neigh show [dev X]}; link 0 lists all. */
   List<Neighbour> neighbours(int link) throws NetlinkException;
+
+  /** {@code ip -6 neigh show [dev X]}; link 0 lists all. */
+  List<Neighbour> neighbours6(int link) throws NetlinkException;
 
   // ---- forwarding database (AF_BRIDGE, NTF_SELF)
 

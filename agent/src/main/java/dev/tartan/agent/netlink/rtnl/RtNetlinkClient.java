@@ -51,7 +51,8 @@ public final class RtNetlinkClient implements RtNetlink {
   }
 
   /**
-   * Subscribes to RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE and RTNLGRP_NEIGH on a
+   * Subscribes to RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_NEIGH and their IPv6
+   * counterparts (RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE) on a
    * socket of its own (in {@code nsPathOrNull}, or the caller's namespace when null) and delivers
    * typed events to {@code listener} on a daemon thread, in kernel order ({@code ip monitor link
    * address route neigh}). An ENOBUFS overflow is delivered as {@link NetlinkEvent.Overrun}.
@@ -64,7 +65,8 @@ public final class RtNetlinkClient implements RtNetlink {
   static NetlinkMonitor monitor(Path nsPathOrNull, Consumer<NetlinkEvent> listener, int receiveBufferBytes)
       throws NetlinkException {
     Objects.requireNonNull(listener, "listener");
-    int[] groups = {Rtnl.RTNLGRP_LINK, Rtnl.RTNLGRP_IPV4_IFADDR, Rtnl.RTNLGRP_IPV4_ROUTE, Rtnl.RTNLGRP_NEIGH};
+    int[] groups = {Rtnl.RTNLGRP_LINK, Rtnl.RTNLGRP_IPV4_IFADDR, Rtnl.RTNLGRP_IPV4_ROUTE, Rtnl.RTNLGRP_NEIGH,
+        Rtnl.RTNLGRP_IPV6_IFADDR, Rtnl.RTNLGRP_IPV6_ROUTE};
     NetlinkSocket s = nsPathOrNull == null ? NetlinkSocket.open(groups) : NetlinkSocket.openInNamespace(nsPathOrNull, groups);
     try {
       if (receiveBufferBytes > 0) {
@@ -238,10 +240,22 @@ public final class RtNetlinkClient implements RtNetlink {
   /** {@code ip -4 addr show [dev X]}; link 0 lists all. */
   @Override
   public List<Address> addresses(int link) throws NetlinkException {
-    return dump("ip -4 addr show" + (link == 0 ? "" : " dev " + link), (w, seq) -> RtnlCodec.dumpAddresses(w, seq, link),
+    return addresses(Rtnl.AF_INET, link);
+  }
+
+  /** {@code ip -6 addr show [dev X]}; link 0 lists all. */
+  @Override
+  public List<Address> addresses6(int link) throws NetlinkException {
+    return addresses(Rtnl.AF_INET6, link);
+  }
+
+  private List<Address> addresses(int family, int link) throws NetlinkException {
+    boolean v6 = family == Rtnl.AF_INET6;
+    return dump((v6 ? "ip -6" : "ip -4") + " addr show" + (link == 0 ? "" : " dev " + link),
+        (w, seq) -> RtnlCodec.dumpAddresses(w, seq, family, link),
         (type, flags, p) -> {
           Address a = type == Rtnl.RTM_NEWADDR ? RtnlCodec.decodeAddress(p) : null;
-          return a != null && (link == 0 || a.link() == link) ? a : null;
+          return a != null && a.ipv6() == v6 && (link == 0 || a.link() == link) ? a : null;
         });
   }
 
@@ -268,13 +282,25 @@ public final class RtNetlinkClient implements RtNetlink {
    */
   @Override
   public List<Route> routes(int table, int protocol) throws NetlinkException {
+    return routes(Rtnl.AF_INET, table, protocol);
+  }
+
+  /** {@code ip -6 route show table T [proto P]} (unicast routes only), as {@link #routes(int, int)}. */
+  @Override
+  public List<Route> routes6(int table, int protocol) throws NetlinkException {
+    return routes(Rtnl.AF_INET6, table, protocol);
+  }
+
+  private List<Route> routes(int family, int table, int protocol) throws NetlinkException {
+    boolean v6 = family == Rtnl.AF_INET6;
     try {
-      return dump("ip -4 route show table " + (table == 0 ? "all" : table) + (protocol == 0 ? "" : " proto " + protocol),
-          (w, seq) -> RtnlCodec.dumpRoutes(w, seq, table, protocol),
+      return dump((v6 ? "ip -6" : "ip -4") + " route show table " + (table == 0 ? "all" : table)
+              + (protocol == 0 ? "" : " proto " + protocol),
+          (w, seq) -> RtnlCodec.dumpRoutes(w, seq, family, table, protocol),
           (type, flags, p) -> {
             Route r = type == Rtnl.RTM_NEWROUTE ? RtnlCodec.decodeRoute(p) : null;
-            return r != null && (table == 0 || r.table() == table) && (protocol == 0 || r.protocol() == protocol)
-                ? r : null;
+            return r != null && r.ipv6() == v6 && (table == 0 || r.table() == table)
+                && (protocol == 0 || r.protocol() == protocol) ? r : null;
           });
     } catch (NetlinkException e) {
       if (table != 0 && e.errno() == Errno.ENOENT) {
@@ -319,10 +345,22 @@ public final class RtNetlinkClient implements RtNetlink {
   /** {@code ip -4 neigh show [dev X]}; link 0 lists all. */
   @Override
   public List<Neighbour> neighbours(int link) throws NetlinkException {
-    return dump("ip -4 neigh show" + (link == 0 ? "" : " dev " + link), (w, seq) -> RtnlCodec.dumpNeighbours(w, seq, link),
+    return neighbours(Rtnl.AF_INET, link);
+  }
+
+  /** {@code ip -6 neigh show [dev X]}; link 0 lists all. */
+  @Override
+  public List<Neighbour> neighbours6(int link) throws NetlinkException {
+    return neighbours(Rtnl.AF_INET6, link);
+  }
+
+  private List<Neighbour> neighbours(int family, int link) throws NetlinkException {
+    boolean v6 = family == Rtnl.AF_INET6;
+    return dump((v6 ? "ip -6" : "ip -4") + " neigh show" + (link == 0 ? "" : " dev " + link),
+        (w, seq) -> RtnlCodec.dumpNeighbours(w, seq, family, link),
         (type, flags, p) -> {
           Neighbour n = type == Rtnl.RTM_NEWNEIGH ? RtnlCodec.decodeNeighbour(p) : null;
-          return n != null && (link == 0 || n.link() == link) ? n : null;
+          return n != null && n.ipv6() == v6 && (link == 0 || n.link() == link) ? n : null;
         });
   }
 

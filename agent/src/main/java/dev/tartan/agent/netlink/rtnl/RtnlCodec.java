@@ -4,6 +4,7 @@ import dev.tartan.net.MacAddress;
 
 import static dev.tartan.agent.netlink.codec.IfAddr.IFADDRMSG_SIZE;
 import static dev.tartan.agent.netlink.codec.IfAddr.IFA_ADDRESS;
+import static dev.tartan.agent.netlink.codec.IfAddr.IFA_F_NODAD;
 import static dev.tartan.agent.netlink.codec.IfAddr.IFA_LOCAL;
 import static dev.tartan.agent.netlink.codec.IfLink.IFINFOMSG_SIZE;
 import static dev.tartan.agent.netlink.codec.IfLink.IFLA_ADDRESS;
@@ -20,6 +21,7 @@ import static dev.tartan.agent.netlink.codec.IfLink.IFLA_VXLAN_ID;
 import static dev.tartan.agent.netlink.codec.IfLink.IFLA_VXLAN_LEARNING;
 import static dev.tartan.agent.netlink.codec.IfLink.IFLA_VXLAN_LINK;
 import static dev.tartan.agent.netlink.codec.IfLink.IFLA_VXLAN_LOCAL;
+import static dev.tartan.agent.netlink.codec.IfLink.IFLA_VXLAN_LOCAL6;
 import static dev.tartan.agent.netlink.codec.IfLink.IFLA_VXLAN_PORT;
 import static dev.tartan.agent.netlink.codec.IfLink.IFLA_VXLAN_UDP_CSUM;
 import static dev.tartan.agent.netlink.codec.IfLink.VETH_INFO_PEER;
@@ -38,6 +40,7 @@ import static dev.tartan.agent.netlink.codec.Netlink.NLM_F_REPLACE;
 import static dev.tartan.agent.netlink.codec.Netlink.NLM_F_REQUEST;
 import static dev.tartan.agent.netlink.codec.Rtnl.AF_BRIDGE;
 import static dev.tartan.agent.netlink.codec.Rtnl.AF_INET;
+import static dev.tartan.agent.netlink.codec.Rtnl.AF_INET6;
 import static dev.tartan.agent.netlink.codec.Rtnl.AF_UNSPEC;
 import static dev.tartan.agent.netlink.codec.Rtnl.IFF_UP;
 import static dev.tartan.agent.netlink.codec.Rtnl.RTA_DST;
@@ -70,10 +73,12 @@ import static dev.tartan.agent.netlink.codec.Rtnl.RT_TABLE_UNSPEC;
 import dev.tartan.agent.netlink.codec.Attributes;
 import dev.tartan.agent.netlink.codec.MalformedMessageException;
 import dev.tartan.agent.netlink.codec.MessageWriter;
+import dev.tartan.net.IpSubnet;
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
+import java.net.Inet6Address;
 import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Optional;
@@ -125,8 +130,10 @@ final class RtnlCodec {
       w.string(IFLA_INFO_KIND, "vxlan");
       try (var data = w.nest(IFLA_INFO_DATA)) {
         w.u32(IFLA_VXLAN_ID, s.vni());
-        if (s.local() != null) {
-          w.inet4(IFLA_VXLAN_LOCAL, s.local());
+        if (s.local() instanceof Inet6Address) {
+          w.inet(IFLA_VXLAN_LOCAL6, s.local());
+        } else if (s.local() != null) {
+          w.inet(IFLA_VXLAN_LOCAL, s.local());
         }
         if (s.underlay() != 0) {
           w.u32(IFLA_VXLAN_LINK, s.underlay());
@@ -224,7 +231,8 @@ final class RtnlCodec {
     Optional<VxlanInfo> vxlan = Optional.empty();
     if ("vxlan".equals(kind)) {
       Attributes d = info.nested(IFLA_INFO_DATA);
-      vxlan = Optional.of(new VxlanInfo(d.u32(IFLA_VXLAN_ID, 0), d.inet4(IFLA_VXLAN_LOCAL),
+      InetAddress local = d.inet4(IFLA_VXLAN_LOCAL);
+      vxlan = Optional.of(new VxlanInfo(d.u32(IFLA_VXLAN_ID, 0), local != null ? local : d.inet6(IFLA_VXLAN_LOCAL6),
           d.u32(IFLA_VXLAN_LINK, 0), d.u16be(IFLA_VXLAN_PORT, 0), d.u8(IFLA_VXLAN_LEARNING, 0) != 0,
           d.has(IFLA_VXLAN_GBP), d.u8(IFLA_VXLAN_UDP_CSUM, 0) != 0));
     }
@@ -234,7 +242,7 @@ final class RtnlCodec {
 
   // ------------------------------------------------------------------ addresses
 
-  /** {@code ip addr add|replace A/LEN dev X}: IFA_LOCAL and IFA_ADDRESS both A. */
+  /** {@code ip addr add|replace A/LEN dev X}: IFA_LOCAL and IFA_ADDRESS both A (IPv6: nodad). */
   static void newAddress(MessageWriter w, int seq, Address a, boolean replace) {
     w.begin(RTM_NEWADDR, REQ_ACK | NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL), seq);
     addressBody(w, a);
@@ -247,13 +255,19 @@ final class RtnlCodec {
   }
 
   private static void addressBody(MessageWriter w, Address a) {
-    w.ifaddrmsg(AF_INET, a.prefixLength(), 0, RT_SCOPE_UNIVERSE, a.link())
-        .inet4(IFA_LOCAL, a.address()).inet4(IFA_ADDRESS, a.address()).end();
+    boolean v6 = a.ipv6();
+    w.ifaddrmsg(v6 ? AF_INET6 : AF_INET, a.prefixLength(), v6 ? IFA_F_NODAD : 0, RT_SCOPE_UNIVERSE, a.link())
+        .inet(IFA_LOCAL, a.address()).inet(IFA_ADDRESS, a.address()).end();
   }
 
   /** {@code ip -4 addr show [dev X]}: RTM_GETADDR dump, filtered by ifa_index (strict check). */
   static void dumpAddresses(MessageWriter w, int seq, int link) {
-    w.begin(RTM_GETADDR, REQ_DUMP, seq).ifaddrmsg(AF_INET, 0, 0, 0, link).end();
+    dumpAddresses(w, seq, AF_INET, link);
+  }
+
+  /** {@code ip -4|-6 addr show [dev X]} for {@code family} AF_INET or AF_INET6. */
+  static void dumpAddresses(MessageWriter w, int seq, int family, int link) {
+    w.begin(RTM_GETADDR, REQ_DUMP, seq).ifaddrmsg(family, 0, 0, 0, link).end();
   }
 
   static Address decodeAddress(ByteBuffer message) {
@@ -261,12 +275,23 @@ final class RtnlCodec {
     if (payload.remaining() < IFADDRMSG_SIZE) {
       throw new MalformedMessageException("ifaddrmsg: " + payload.remaining() + " bytes, need " + IFADDRMSG_SIZE);
     }
-    if ((payload.get(0) & 0xff) != AF_INET) {
+    int family = payload.get(0) & 0xff;
+    if (family != AF_INET && family != AF_INET6) {
       return null;
     }
     int prefix = payload.get(1) & 0xff;
     int index = payload.getInt(4);
     Attributes a = Attributes.after(payload, IFADDRMSG_SIZE, "RTM_NEWADDR");
+    if (family == AF_INET6) {
+      Inet6Address ip = a.inet6(IFA_LOCAL);
+      if (ip == null) {
+        ip = a.inet6(IFA_ADDRESS);
+      }
+      if (ip == null || prefix > 128) {
+        throw new MalformedMessageException("RTM_NEWADDR for ifindex " + index + " without an IPv6 address");
+      }
+      return new Address(index, ip, prefix);
+    }
     Inet4Address ip = a.inet4(IFA_LOCAL);
     if (ip == null) {
       ip = a.inet4(IFA_ADDRESS);
@@ -286,7 +311,7 @@ final class RtnlCodec {
   static void newRoute(MessageWriter w, int seq, Route r) {
     int table = r.table();
     w.begin(RTM_NEWROUTE, REQ_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq)
-        .rtmsg(AF_INET, r.dst().prefixLength(), 0, 0, table < 256 ? table : RT_TABLE_UNSPEC, r.protocol(),
+        .rtmsg(family(r.dst()), r.dst().prefixLength(), 0, 0, table < 256 ? table : RT_TABLE_UNSPEC, r.protocol(),
             r.gateway() == null ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE, RTN_UNICAST, r.onlink() ? RTNH_F_ONLINK : 0);
     routeAttrs(w, r);
     w.end();
@@ -299,18 +324,22 @@ final class RtnlCodec {
   static void delRoute(MessageWriter w, int seq, Route r) {
     int table = r.table();
     w.begin(RTM_DELROUTE, REQ_ACK, seq)
-        .rtmsg(AF_INET, r.dst().prefixLength(), 0, 0, table < 256 ? table : RT_TABLE_UNSPEC, r.protocol(),
+        .rtmsg(family(r.dst()), r.dst().prefixLength(), 0, 0, table < 256 ? table : RT_TABLE_UNSPEC, r.protocol(),
             RT_SCOPE_NOWHERE, RTN_UNSPEC, 0);
     routeAttrs(w, r);
     w.end();
   }
 
+  private static int family(IpSubnet dst) {
+    return dst.ipv6() ? AF_INET6 : AF_INET;
+  }
+
   private static void routeAttrs(MessageWriter w, Route r) {
     if (r.dst().prefixLength() > 0) {
-      w.inet4(RTA_DST, r.dst().networkAddress());
+      w.inet(RTA_DST, r.dst().networkAddress());
     }
     if (r.gateway() != null) {
-      w.inet4(RTA_GATEWAY, r.gateway());
+      w.inet(RTA_GATEWAY, r.gateway());
     }
     if (r.link() != 0) {
       w.u32(RTA_OIF, r.link());
@@ -322,8 +351,13 @@ final class RtnlCodec {
 
   /** {@code ip -4 route show table T [proto P]}: filtered by the kernel (strict check). */
   static void dumpRoutes(MessageWriter w, int seq, int table, int protocol) {
+    dumpRoutes(w, seq, AF_INET, table, protocol);
+  }
+
+  /** {@code ip -4|-6 route show table T [proto P]} for {@code family} AF_INET or AF_INET6. */
+  static void dumpRoutes(MessageWriter w, int seq, int family, int table, int protocol) {
     w.begin(RTM_GETROUTE, REQ_DUMP, seq)
-        .rtmsg(AF_INET, 0, 0, 0, table < 256 ? table : RT_TABLE_UNSPEC, protocol, 0, 0, 0);
+        .rtmsg(family, 0, 0, 0, table < 256 ? table : RT_TABLE_UNSPEC, protocol, 0, 0, 0);
     if (table >= 256) {
       w.u32(RTA_TABLE, table);
     }
@@ -371,16 +405,26 @@ final class RtnlCodec {
     int protocol = payload.get(5) & 0xff;
     int type = payload.get(7) & 0xff;
     int flags = payload.getInt(8);
-    if (family != AF_INET || type != RTN_UNICAST || (flags & RTM_F_CLONED) != 0) {
+    if ((family != AF_INET && family != AF_INET6) || type != RTN_UNICAST || (flags & RTM_F_CLONED) != 0) {
       return null;
     }
-    if (dstLen > 32) {
-      throw new MalformedMessageException("IPv4 route with prefix length " + dstLen);
+    boolean v6 = family == AF_INET6;
+    if (dstLen > (v6 ? 128 : 32)) {
+      throw new MalformedMessageException((v6 ? "IPv6" : "IPv4") + " route with prefix length " + dstLen);
     }
     Attributes a = Attributes.after(payload, RTMSG_SIZE, "RTM_NEWROUTE");
-    Inet4Address dst = a.inet4(RTA_DST);
-    Ipv4Subnet net = dst == null ? new Ipv4Subnet(0, dstLen) : Ipv4Subnet.of(dst, dstLen);
-    return new Route(net, a.inet4(RTA_GATEWAY), a.u32(RTA_OIF, 0), (flags & RTNH_F_ONLINK) != 0,
+    IpSubnet net;
+    InetAddress gateway;
+    if (v6) {
+      Inet6Address dst = a.inet6(RTA_DST);
+      net = dst == null ? new Ipv6Subnet(0, 0, dstLen) : Ipv6Subnet.of(dst, dstLen);
+      gateway = a.inet6(RTA_GATEWAY);
+    } else {
+      Inet4Address dst = a.inet4(RTA_DST);
+      net = dst == null ? new Ipv4Subnet(0, dstLen) : Ipv4Subnet.of(dst, dstLen);
+      gateway = a.inet4(RTA_GATEWAY);
+    }
+    return new Route(net, gateway, a.u32(RTA_OIF, 0), (flags & RTNH_F_ONLINK) != 0,
         a.u32(RTA_TABLE, table), protocol);
   }
 
@@ -389,7 +433,7 @@ final class RtnlCodec {
   /** {@code ip neigh replace IP lladdr MAC dev X nud STATE}. */
   static void newNeighbour(MessageWriter w, int seq, Neighbour n) {
     w.begin(RTM_NEWNEIGH, REQ_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq)
-        .ndmsg(AF_INET, n.link(), n.state(), 0, 0).inet4(NDA_DST, n.ip());
+        .ndmsg(n.ipv6() ? AF_INET6 : AF_INET, n.link(), n.state(), 0, 0).inet(NDA_DST, n.ip());
     if (!n.mac().isEmpty()) {
       w.bytes(NDA_LLADDR, MacAddress.parse(n.mac()));
     }
@@ -398,12 +442,18 @@ final class RtnlCodec {
 
   /** {@code ip neigh del IP dev X}. */
   static void delNeighbour(MessageWriter w, int seq, Neighbour n) {
-    w.begin(RTM_DELNEIGH, REQ_ACK, seq).ndmsg(AF_INET, n.link(), 0, 0, 0).inet4(NDA_DST, n.ip()).end();
+    w.begin(RTM_DELNEIGH, REQ_ACK, seq).ndmsg(n.ipv6() ? AF_INET6 : AF_INET, n.link(), 0, 0, 0)
+        .inet(NDA_DST, n.ip()).end();
   }
 
   /** {@code ip -4 neigh show [dev X]}: RTM_GETNEIGH dump, NDA_IFINDEX filter (strict check). */
   static void dumpNeighbours(MessageWriter w, int seq, int link) {
-    w.begin(RTM_GETNEIGH, REQ_DUMP, seq).ndmsg(AF_INET, 0, 0, 0, 0);
+    dumpNeighbours(w, seq, AF_INET, link);
+  }
+
+  /** {@code ip -4|-6 neigh show [dev X]} for {@code family} AF_INET or AF_INET6. */
+  static void dumpNeighbours(MessageWriter w, int seq, int family, int link) {
+    w.begin(RTM_GETNEIGH, REQ_DUMP, seq).ndmsg(family, 0, 0, 0, 0);
     if (link != 0) {
       w.u32(NDA_IFINDEX, link);
     }
@@ -413,15 +463,17 @@ final class RtnlCodec {
   static Neighbour decodeNeighbour(ByteBuffer message) {
     ByteBuffer payload = message.slice().order(ByteOrder.nativeOrder());
     checkNdmsg(payload);
-    if ((payload.get(0) & 0xff) != AF_INET) {
+    int family = payload.get(0) & 0xff;
+    if (family != AF_INET && family != AF_INET6) {
       return null;
     }
     int index = payload.getInt(4);
     int state = payload.getShort(8) & 0xffff;
     Attributes a = Attributes.after(payload, NDMSG_SIZE, "RTM_NEWNEIGH");
-    Inet4Address ip = a.inet4(NDA_DST);
+    InetAddress ip = family == AF_INET6 ? a.inet6(NDA_DST) : a.inet4(NDA_DST);
     if (ip == null) {
-      throw new MalformedMessageException("IPv4 neighbour on ifindex " + index + " without NDA_DST");
+      throw new MalformedMessageException((family == AF_INET6 ? "IPv6" : "IPv4") + " neighbour on ifindex "
+          + index + " without NDA_DST");
     }
     return new Neighbour(index, ip, MacAddress.format(a.bytes(NDA_LLADDR)), state);
   }
@@ -446,7 +498,7 @@ final class RtnlCodec {
   private static void fdbBody(MessageWriter w, FdbEntry e) {
     w.ndmsg(AF_BRIDGE, e.link(), NUD_PERMANENT, NTF_SELF, 0).bytes(NDA_LLADDR, MacAddress.parse(e.mac()));
     if (e.dst() != null) {
-      w.inet4(NDA_DST, e.dst());
+      w.inet(NDA_DST, e.dst());
     }
     w.end();
   }
@@ -456,7 +508,7 @@ final class RtnlCodec {
     w.begin(RTM_GETNEIGH, REQ_DUMP, seq).ndmsg(AF_BRIDGE, link, 0, 0, 0).end();
   }
 
-  /** An AF_BRIDGE NTF_SELF entry with a MAC; null for anything else (or an IPv6 dst). */
+  /** An AF_BRIDGE NTF_SELF entry with a MAC (dst IPv4, IPv6 or none); null for anything else. */
   static FdbEntry decodeFdb(ByteBuffer message) {
     ByteBuffer payload = message.slice().order(ByteOrder.nativeOrder());
     checkNdmsg(payload);
@@ -470,18 +522,10 @@ final class RtnlCodec {
       return null;
     }
     byte[] dst = a.bytes(NDA_DST);
-    Inet4Address d = null;
-    if (dst != null) {
-      if (dst.length != 4) {
-        return null;
-      }
-      try {
-        d = (Inet4Address) InetAddress.getByAddress(dst);
-      } catch (UnknownHostException e) {
-        throw new AssertionError(e);
-      }
+    if (dst != null && dst.length != 4 && dst.length != 16) {
+      return null;
     }
-    return new FdbEntry(index, MacAddress.format(mac), d);
+    return new FdbEntry(index, MacAddress.format(mac), dst == null ? null : a.inet(NDA_DST));
   }
 
   private static void checkNdmsg(ByteBuffer payload) {
@@ -492,7 +536,7 @@ final class RtnlCodec {
 
   // ------------------------------------------------------------------ notifications
 
-  /** A multicast notification as a typed event; null for what Tartan does not watch (IPv6, ...). */
+  /** A multicast notification as a typed event; null for what Tartan does not watch. */
   static NetlinkEvent decodeEvent(int type, ByteBuffer message) {
     ByteBuffer payload = message.slice().order(ByteOrder.nativeOrder());
     switch (type) {
@@ -511,7 +555,7 @@ final class RtnlCodec {
       case RTM_NEWNEIGH, RTM_DELNEIGH -> {
         checkNdmsg(payload);
         int family = payload.get(0) & 0xff;
-        if (family == AF_INET) {
+        if (family == AF_INET || family == AF_INET6) {
           return new NetlinkEvent.NeighbourChanged(decodeNeighbour(payload), type == RTM_DELNEIGH);
         }
         if (family == AF_BRIDGE) {

@@ -1,6 +1,6 @@
 package dev.tartan.agent.netlink.rtnl;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.util.Objects;
 
 /**
@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param mtu      0 leaves the kernel default
  * @param mac      null or "" lets the kernel pick a random one
  */
-public record VxlanSpec(String name, int vni, Inet4Address local, int underlay, int port,
+public record VxlanSpec(String name, int vni, InetAddress local, int underlay, int port,
     boolean learning, boolean gbp, Boolean udpCsum, int mtu, String mac) {
 
   public VxlanSpec {

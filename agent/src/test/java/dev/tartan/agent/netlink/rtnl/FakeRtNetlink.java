@@ -4,8 +4,10 @@ import dev.tartan.net.MacAddress;
 
 import dev.tartan.agent.netlink.Errno;
 import dev.tartan.agent.netlink.NetlinkException;
+import dev.tartan.net.IpSubnet;
 import dev.tartan.net.Ipv4Subnet;
 import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -96,9 +98,9 @@ public final class FakeRtNetlink implements RtNetlink {
     }
   }
 
-  private record RouteKey(int table, Ipv4Subnet dst) {}
+  private record RouteKey(int table, IpSubnet dst) {}
 
-  private record NeighKey(int link, Inet4Address ip) {}
+  private record NeighKey(int link, InetAddress ip) {}
 
   private record FdbKey(int link, String mac) {}
 
@@ -114,7 +116,7 @@ public final class FakeRtNetlink implements RtNetlink {
   private final List<Address> addresses = new ArrayList<>();
   private final LinkedHashMap<RouteKey, Route> routes = new LinkedHashMap<>();
   private final LinkedHashMap<NeighKey, Neighbour> neighbours = new LinkedHashMap<>();
-  private final LinkedHashMap<FdbKey, List<Inet4Address>> fdb = new LinkedHashMap<>();
+  private final LinkedHashMap<FdbKey, List<InetAddress>> fdb = new LinkedHashMap<>();
   private final List<Call> calls = new ArrayList<>();
   private final List<Injected> injected = new ArrayList<>();
   private final CopyOnWriteArrayList<Consumer<NetlinkEvent>> listeners = new CopyOnWriteArrayList<>();
@@ -271,8 +273,9 @@ public final class FakeRtNetlink implements RtNetlink {
       }
       String mac = spec.mac() == null || spec.mac().isEmpty() ? randomMac() : MacAddress.normalise(spec.mac());
       for (LinkState s : links.values()) {
+        // the kernel's vxlan_vni_in_use: same VNI, port and flags, IPv6 (a local6) being one of them
         if (s.vxlan != null && s.vxlan.vni() == spec.vni() && portOf(spec) == s.vxlan.port()
-            && s.vxlan.gbp() == spec.gbp()) {
+            && s.vxlan.gbp() == spec.gbp() && ipv6(s.vxlan.local()) == ipv6(spec.local())) {
           throw error(op, Errno.EEXIST, "A VXLAN device with the specified VNI already exists");
         }
       }
@@ -433,7 +436,7 @@ public final class FakeRtNetlink implements RtNetlink {
     String op = "ip addr add " + describe(a);
     run("addAddress", a, () -> {
       link(op, a.link());
-      checkPrefix(op, a.prefixLength());
+      checkPrefix(op, a);
       if (findAddress(a) != null) {
         throw error(op, Errno.EEXIST, "");
       }
@@ -447,7 +450,7 @@ public final class FakeRtNetlink implements RtNetlink {
     String op = "ip addr replace " + describe(a);
     run("replaceAddress", a, () -> {
       link(op, a.link());
-      checkPrefix(op, a.prefixLength());
+      checkPrefix(op, a);
       if (findAddress(a) == null) {
         insertAddress(a);
       }
@@ -466,7 +469,7 @@ public final class FakeRtNetlink implements RtNetlink {
       }
       addresses.remove(found);
       event(new NetlinkEvent.AddressChanged(found, true));
-      Ipv4Subnet net = Ipv4Subnet.of(a.address(), a.prefixLength());
+      IpSubnet net = IpSubnet.of(a.address(), a.prefixLength());
       Route connected = routes.get(new RouteKey(Route.TABLE_MAIN, net));
       if (connected != null && connected.protocol() == PROTO_KERNEL && connected.link() == a.link()) {
         routes.remove(new RouteKey(Route.TABLE_MAIN, net));
@@ -479,7 +482,13 @@ public final class FakeRtNetlink implements RtNetlink {
   @Override
   public List<Address> addresses(int link) throws NetlinkException {
     return run("addresses", link,
-        () -> addresses.stream().filter(a -> link == 0 || a.link() == link).toList());
+        () -> addresses.stream().filter(a -> !a.ipv6() && (link == 0 || a.link() == link)).toList());
+  }
+
+  @Override
+  public List<Address> addresses6(int link) throws NetlinkException {
+    return run("addresses6", link,
+        () -> addresses.stream().filter(a -> a.ipv6() && (link == 0 || a.link() == link)).toList());
   }
 
   // ------------------------------------------------------------------ routes
@@ -533,6 +542,16 @@ public final class FakeRtNetlink implements RtNetlink {
   @Override
   public List<Route> routes(int table, int protocol) throws NetlinkException {
     return run("routes", table + " " + protocol, () -> routes.values().stream()
+        .filter(r -> !r.ipv6())
+        .filter(r -> table == 0 || r.table() == table)
+        .filter(r -> protocol == 0 || r.protocol() == protocol)
+        .toList());
+  }
+
+  @Override
+  public List<Route> routes6(int table, int protocol) throws NetlinkException {
+    return run("routes6", table + " " + protocol, () -> routes.values().stream()
+        .filter(Route::ipv6)
         .filter(r -> table == 0 || r.table() == table)
         .filter(r -> protocol == 0 || r.protocol() == protocol)
         .toList());
@@ -547,7 +566,7 @@ public final class FakeRtNetlink implements RtNetlink {
       }
       Route best = null;
       for (Route r : routes.values()) {
-        if (r.table() == Route.TABLE_MAIN && r.dst().contains(ip)
+        if (r.table() == Route.TABLE_MAIN && r.dst().containsAddress(ip)
             && (best == null || r.dst().prefixLength() > best.dst().prefixLength())) {
           best = r;
         }
@@ -591,7 +610,13 @@ public final class FakeRtNetlink implements RtNetlink {
   @Override
   public List<Neighbour> neighbours(int link) throws NetlinkException {
     return run("neighbours", link,
-        () -> neighbours.values().stream().filter(n -> link == 0 || n.link() == link).toList());
+        () -> neighbours.values().stream().filter(n -> !n.ipv6() && (link == 0 || n.link() == link)).toList());
+  }
+
+  @Override
+  public List<Neighbour> neighbours6(int link) throws NetlinkException {
+    return run("neighbours6", link,
+        () -> neighbours.values().stream().filter(n -> n.ipv6() && (link == 0 || n.link() == link)).toList());
   }
 
   // ------------------------------------------------------------------ fdb
@@ -603,7 +628,7 @@ public final class FakeRtNetlink implements RtNetlink {
     run("replaceFdb", e, () -> {
       checkFdbLink(op, e.link());
       FdbKey key = new FdbKey(e.link(), mac);
-      List<Inet4Address> remotes = fdb.get(key);
+      List<InetAddress> remotes = fdb.get(key);
       if (remotes == null) {
         remotes = new ArrayList<>();
         remotes.add(e.dst());
@@ -629,7 +654,7 @@ public final class FakeRtNetlink implements RtNetlink {
     run("appendFdb", e, () -> {
       checkFdbLink(op, e.link());
       FdbKey key = new FdbKey(e.link(), mac);
-      List<Inet4Address> remotes = fdb.get(key);
+      List<InetAddress> remotes = fdb.get(key);
       if (remotes == null) {
         remotes = new ArrayList<>();
         remotes.add(e.dst());
@@ -650,7 +675,7 @@ public final class FakeRtNetlink implements RtNetlink {
     run("deleteFdb", e, () -> {
       link(op, e.link());
       FdbKey key = new FdbKey(e.link(), mac);
-      List<Inet4Address> remotes = fdb.get(key);
+      List<InetAddress> remotes = fdb.get(key);
       if (remotes == null) {
         throw error(op, Errno.ENOENT, "");
       }
@@ -659,7 +684,7 @@ public final class FakeRtNetlink implements RtNetlink {
       }
       if (e.dst() == null || remotes.size() == 1) {
         fdb.remove(key);
-        for (Inet4Address d : remotes) {
+        for (InetAddress d : remotes) {
           event(new NetlinkEvent.FdbChanged(new FdbEntry(e.link(), mac, d), true));
         }
       } else {
@@ -674,9 +699,9 @@ public final class FakeRtNetlink implements RtNetlink {
   public List<FdbEntry> fdb(int link) throws NetlinkException {
     return run("fdb", link, () -> {
       List<FdbEntry> out = new ArrayList<>();
-      for (Map.Entry<FdbKey, List<Inet4Address>> en : fdb.entrySet()) {
+      for (Map.Entry<FdbKey, List<InetAddress>> en : fdb.entrySet()) {
         if (link == 0 || en.getKey().link() == link) {
-          for (Inet4Address d : en.getValue()) {
+          for (InetAddress d : en.getValue()) {
             out.add(new FdbEntry(en.getKey().link(), en.getKey().mac(), d));
           }
         }
@@ -871,11 +896,11 @@ public final class FakeRtNetlink implements RtNetlink {
         event(new NetlinkEvent.AddressChanged(a, true));
       }
     }
-    for (Iterator<Map.Entry<FdbKey, List<Inet4Address>>> it = fdb.entrySet().iterator(); it.hasNext(); ) {
-      Map.Entry<FdbKey, List<Inet4Address>> en = it.next();
+    for (Iterator<Map.Entry<FdbKey, List<InetAddress>>> it = fdb.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<FdbKey, List<InetAddress>> en = it.next();
       if (en.getKey().link() == s.index) {
         it.remove();
-        for (Inet4Address d : en.getValue()) {
+        for (InetAddress d : en.getValue()) {
           event(new NetlinkEvent.FdbChanged(new FdbEntry(s.index, en.getKey().mac(), d), true));
         }
       }
@@ -927,10 +952,10 @@ public final class FakeRtNetlink implements RtNetlink {
 
   private void addConnectedRoute(Address a) {
     LinkState s = links.get(a.link());
-    if (s == null || !s.up() || a.prefixLength() == 32) {
+    if (s == null || !s.up() || a.prefixLength() == (a.ipv6() ? 128 : 32)) {
       return;
     }
-    Ipv4Subnet net = Ipv4Subnet.of(a.address(), a.prefixLength());
+    IpSubnet net = IpSubnet.of(a.address(), a.prefixLength());
     RouteKey key = new RouteKey(Route.TABLE_MAIN, net);
     if (!routes.containsKey(key)) {
       Route r = new Route(net, null, a.link(), false, Route.TABLE_MAIN, PROTO_KERNEL);
@@ -942,7 +967,8 @@ public final class FakeRtNetlink implements RtNetlink {
   private boolean gatewayReachable(Route r) {
     for (Address a : addresses) {
       if ((r.link() == 0 || a.link() == r.link())
-          && Ipv4Subnet.of(a.address(), a.prefixLength()).contains(r.gateway())
+          && a.ipv6() == r.ipv6()
+          && IpSubnet.of(a.address(), a.prefixLength()).equals(IpSubnet.of(r.gateway(), a.prefixLength()))
           && links.containsKey(a.link()) && links.get(a.link()).up()) {
         return true;
       }
@@ -950,10 +976,14 @@ public final class FakeRtNetlink implements RtNetlink {
     return false;
   }
 
-  private static void checkPrefix(String op, int prefixLength) throws NetlinkException {
-    if (prefixLength < 0 || prefixLength > 32) {
+  private static void checkPrefix(String op, Address a) throws NetlinkException {
+    if (a.prefixLength() < 0 || a.prefixLength() > (a.ipv6() ? 128 : 32)) {
       throw error(op, Errno.EINVAL, "Invalid prefix length");
     }
+  }
+
+  private static boolean ipv6(InetAddress local) {
+    return local != null && local.getAddress().length == 16;
   }
 
   private static int portOf(VxlanSpec spec) {

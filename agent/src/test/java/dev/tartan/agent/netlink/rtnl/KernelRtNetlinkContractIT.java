@@ -262,4 +262,104 @@ class KernelRtNetlinkContractIT extends RtNetlinkContract {
     assertThat(rtnl.routes(Route.TABLE_MAIN, Route.PROTO_TARTAN)).isEmpty();
     rtnl.deleteRoute(r);
   }
+
+  // ------------------------------------------------------------------ IPv6 (dual stack)
+
+  private static java.net.Inet6Address ip6(String s) {
+    return dev.tartan.net.Ipv6Text.parse(s);
+  }
+
+  private Link vxlan6() throws NetlinkException {
+    ns.ip("-6", "addr", "add", "2001:db8::1/64", "dev", UNDERLAY, "nodad");
+    Link l = rtnl.createVxlan(new VxlanSpec("nlt-vx6", 1, ip6("2001:db8::1"), underlay.index(), 0, false, false,
+        null, 1450, null));
+    rtnl.setUp(l.index(), true);
+    return l;
+  }
+
+  @Test
+  void vxlanWithAnIpv6LocalNextToTheIpv4OneOfTheSameVni() throws Exception {
+    Link v4 = vxlan("nlt-vx", 1);
+    Link v6 = vxlan6();
+    JsonNode d = only(ns.ipJson("-d", "link", "show", "nlt-vx6")).get("linkinfo").get("info_data");
+    assertThat(d.get("id").asInt()).isEqualTo(1);
+    assertThat(d.get("local6").asText()).isEqualTo("2001:db8::1");
+    assertThat(d.get("port").asInt()).isEqualTo(8472);
+    assertThat(rtnl.linkByName("nlt-vx6").orElseThrow().vxlan().orElseThrow().local()).isEqualTo(ip6("2001:db8::1"));
+    assertThat(rtnl.linkByIndex(v4.index()).orElseThrow().vxlan().orElseThrow().local()).isEqualTo(UNDERLAY_IP);
+    assertThat(v6.index()).isNotEqualTo(v4.index());
+  }
+
+  @Test
+  void ipv6AddressRouteNeighbourAndFdbAsIpAndBridgeSeeThem() throws Exception {
+    Link vx = vxlan6();
+    Address a = new Address(vx.index(), ip6("fd00:10:0:1::"), 128);
+    rtnl.replaceAddress(a);
+    Neighbour n = Neighbour.permanent(vx.index(), ip6("fd00:10:0:3::"), "02:00:00:00:03:06");
+    FdbEntry f = new FdbEntry(vx.index(), "02:00:00:00:03:06", ip6("2001:db8::3"));
+    Route r = Route.overlay(dev.tartan.net.Ipv6Subnet.parse("fd00:10:0:3::/64"), ip6("fd00:10:0:3::"), vx.index());
+    rtnl.replaceNeighbour(n);
+    rtnl.replaceFdb(f);
+    rtnl.replaceRoute(r);
+
+    JsonNode info = ns.ipJson("-6", "addr", "show", "dev", "nlt-vx6", "scope", "global").get(0).get("addr_info").get(0);
+    assertThat(info.get("local").asText()).isEqualTo("fd00:10:0:1::");
+    assertThat(info.get("prefixlen").asInt()).isEqualTo(128);
+    JsonNode nj = only(ns.ipJson("-6", "neigh", "show", "dev", "nlt-vx6", "nud", "permanent"));
+    assertThat(nj.get("dst").asText()).isEqualTo("fd00:10:0:3::");
+    assertThat(nj.get("lladdr").asText()).isEqualTo("02:00:00:00:03:06");
+    JsonNode fj = only(ns.bridgeJson("fdb", "show", "dev", "nlt-vx6"));
+    assertThat(fj.get("dst").asText()).isEqualTo("2001:db8::3");
+    assertThat(texts(fj.get("flags"))).contains("self");
+    JsonNode rj = only(ns.ipJson("-6", "route", "show", "table", "main", "proto", "111"));
+    assertThat(rj.get("dst").asText()).isEqualTo("fd00:10:0:3::/64");
+    assertThat(rj.get("gateway").asText()).isEqualTo("fd00:10:0:3::");
+    assertThat(rj.get("dev").asText()).isEqualTo("nlt-vx6");
+    assertThat(texts(rj.get("flags"))).contains("onlink");
+
+    // read back as written; the IPv4 lists do not see them
+    assertThat(rtnl.addresses6(vx.index())).contains(a);
+    assertThat(rtnl.addresses(vx.index())).isEmpty();
+    assertThat(rtnl.neighbours6(vx.index())).contains(n);
+    assertThat(rtnl.neighbours(vx.index())).isEmpty();
+    assertThat(rtnl.fdb(vx.index())).containsExactly(f);
+    assertThat(rtnl.routes6(Route.TABLE_MAIN, Route.PROTO_TARTAN)).containsExactly(r);
+    assertThat(rtnl.routes(Route.TABLE_MAIN, Route.PROTO_TARTAN)).isEmpty();
+
+    rtnl.deleteRoute(r);
+    rtnl.deleteFdb(f);
+    rtnl.deleteNeighbour(n);
+    rtnl.deleteAddress(a);
+    assertThat(rtnl.routes6(Route.TABLE_MAIN, Route.PROTO_TARTAN)).isEmpty();
+    assertThat(rtnl.fdb(vx.index())).isEmpty();
+    assertThat(rtnl.neighbours6(vx.index())).doesNotContain(n);
+    assertThat(rtnl.addresses6(vx.index())).doesNotContain(a);
+  }
+
+  @Test
+  void ipv6ObjectsMadeByIpReadBackEqualAndTheirDeletionIsSeen() throws Exception {
+    Link vx = vxlan6();
+    ns.ip("-6", "route", "add", "fd00:10:0:9::/64", "via", "fd00:10:0:9::", "dev", "nlt-vx6", "onlink", "proto", "111");
+    ns.ip("-6", "neigh", "add", "fd00:10:0:9::", "lladdr", "02:00:00:00:09:06", "dev", "nlt-vx6", "nud", "permanent");
+    ns.bridge("fdb", "add", "02:00:00:00:09:06", "dev", "nlt-vx6", "dst", "2001:db8::9", "self", "permanent");
+    Route r = Route.overlay(dev.tartan.net.Ipv6Subnet.parse("fd00:10:0:9::/64"), ip6("fd00:10:0:9::"), vx.index());
+    Neighbour n = Neighbour.permanent(vx.index(), ip6("fd00:10:0:9::"), "02:00:00:00:09:06");
+    FdbEntry f = new FdbEntry(vx.index(), "02:00:00:00:09:06", ip6("2001:db8::9"));
+    assertThat(rtnl.routes6(Route.TABLE_MAIN, Route.PROTO_TARTAN)).containsExactly(r);
+    assertThat(rtnl.neighbours6(vx.index())).contains(n);
+    assertThat(rtnl.fdb(vx.index())).containsExactly(f);
+
+    ConcurrentLinkedQueue<NetlinkEvent> events = new ConcurrentLinkedQueue<>();
+    try (NetlinkMonitor m = monitor(events::add)) {
+      ns.ip("-6", "route", "del", "fd00:10:0:9::/64");
+      ns.ip("-6", "neigh", "del", "fd00:10:0:9::", "dev", "nlt-vx6");
+      ns.bridge("fdb", "del", "02:00:00:00:09:06", "dev", "nlt-vx6", "dst", "2001:db8::9", "self");
+      await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+        assertThat(events).contains(new NetlinkEvent.RouteChanged(r, true), new NetlinkEvent.FdbChanged(f, true));
+        // the kernel reports a deleted IPv6 neighbour as FAILED, without its lladdr
+        assertThat(events).anySatisfy(e -> assertThat(e).isInstanceOfSatisfying(NetlinkEvent.NeighbourChanged.class,
+            c -> assertThat(c.deleted() && c.neighbour().ip().equals(n.ip()) && c.neighbour().link() == n.link()).isTrue()));
+      });
+    }
+  }
 }

@@ -7,7 +7,11 @@ import dev.tartan.agent.netlink.codec.Hex;
 import dev.tartan.agent.netlink.codec.MalformedMessageException;
 import dev.tartan.agent.netlink.codec.MessageReader;
 import dev.tartan.agent.netlink.codec.MessageWriter;
+import dev.tartan.agent.netlink.codec.Rtnl;
 import dev.tartan.net.Ipv4Subnet;
+import dev.tartan.net.Ipv6Subnet;
+import dev.tartan.net.Ipv6Text;
+import java.net.Inet6Address;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -34,6 +38,10 @@ class RtnlCodecTest {
     } catch (UnknownHostException e) {
       throw new IllegalArgumentException(e);
     }
+  }
+
+  private static Inet6Address ip6(String s) {
+    return Ipv6Text.parse(s);
   }
 
   private static String encode(Consumer<MessageWriter> encoder) {
@@ -221,12 +229,17 @@ class RtnlCodecTest {
   }
 
   @Test
-  void decodesAKernelAddressAndSkipsIpv6() {
+  void decodesAKernelAddressOfEitherFamily() {
     // RTM_NEWADDR payload for 198.51.100.1/24 on ifindex 2: IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_FLAGS
     Address a = RtnlCodec.decodeAddress(Hex.buffer("02 18 80 00 02000000 | 0800 0100 c6336401 | 0800 0200 c6336401"
         + "0a00 0300 657468300000 0000 | 0800 0800 80000000"));
     assertThat(a).isEqualTo(new Address(2, ip("198.51.100.1"), 24));
-    assertThat(RtnlCodec.decodeAddress(Hex.buffer("0a 40 00 00 02000000"))).isNull();
+    // 2001:db8::1/64 on ifindex 2 (IFA_ADDRESS, IFA_FLAGS), as the kernel reports an IPv6 address
+    assertThat(RtnlCodec.decodeAddress(Hex.buffer("0a 40 00 00 02000000 | 1400 0100 20010db8000000000000000000000001"
+        + "0800 0800 80000000"))).isEqualTo(new Address(2, ip6("2001:db8::1"), 64));
+    assertThat(RtnlCodec.decodeAddress(Hex.buffer("07 40 00 00 02000000"))).isNull(); // not an address family
+    assertThatThrownBy(() -> RtnlCodec.decodeAddress(Hex.buffer("0a 40 00 00 02000000")))
+        .isInstanceOf(MalformedMessageException.class).hasMessageContaining("without an IPv6 address");
     assertThatThrownBy(() -> RtnlCodec.decodeAddress(Hex.buffer("02 18 80 00 02000000")))
         .isInstanceOf(MalformedMessageException.class);
   }
@@ -269,7 +282,9 @@ class RtnlCodecTest {
     assertThat(r).isEqualTo(Route.overlay(Ipv4Subnet.parse("10.244.1.0/24"), ip("10.244.1.0"), 5));
     assertThat(RtnlCodec.decodeRoute(Hex.buffer("02 20 00 00 ff 02 fe 02 00000000 | 0800 0100 c6336401"))).isNull(); // local
     assertThat(RtnlCodec.decodeRoute(Hex.buffer("02 20 00 00 fe 02 00 01 00020000"))).isNull(); // RTM_F_CLONED
-    assertThat(RtnlCodec.decodeRoute(Hex.buffer("0a 40 00 00 fe 02 00 01 00000000"))).isNull(); // IPv6
+    assertThat(RtnlCodec.decodeRoute(Hex.buffer("07 40 00 00 fe 02 00 01 00000000"))).isNull(); // AF_BRIDGE
+    assertThatThrownBy(() -> RtnlCodec.decodeRoute(Hex.buffer("0a 81 00 00 fe 02 00 01 00000000")))
+        .isInstanceOf(MalformedMessageException.class).hasMessageContaining("IPv6 route with prefix length 129");
     assertThatThrownBy(() -> RtnlCodec.decodeRoute(Hex.buffer("02 28 00 00 fe 02 00 01 00000000")))
         .isInstanceOf(MalformedMessageException.class).hasMessageContaining("prefix length 40");
     assertThatThrownBy(() -> RtnlCodec.decodeRoute(Hex.buffer("02 18 00 00 fe 6f 00 01 0400")))
@@ -319,12 +334,12 @@ class RtnlCodecTest {
   }
 
   @Test
-  void fdbDecodingSkipsMasterEntriesAndIpv6Remotes() {
+  void fdbDecodingSkipsMasterEntriesAndOddRemotes() {
     // NTF_MASTER (a bridge-learned entry)
     assertThat(RtnlCodec.decodeFdb(Hex.buffer("07 00 0000 05000000 0200 04 00 | 0a00 0200 020000000001 0000"))).isNull();
-    // IPv6 remote
+    // an NDA_DST that is neither 4 nor 16 bytes
     assertThat(RtnlCodec.decodeFdb(Hex.buffer("07 00 0000 05000000 8000 02 00 | 0a00 0200 020000000001 0000"
-        + "1400 0100 20010db8000000000000000000000001"))).isNull();
+        + "0a00 0100 20010db80000 0000"))).isNull();
     // AF_INET is not an FDB entry
     assertThat(RtnlCodec.decodeFdb(Hex.buffer("02 00 0000 05000000 8000 02 00"))).isNull();
   }
@@ -349,7 +364,82 @@ class RtnlCodecTest {
     Address a = new Address(3, ip("10.244.1.0"), 24);
     assertThat(RtnlCodec.decodeEvent(20, payloadOf(w -> RtnlCodec.newAddress(w, 1, a, false))))
         .isEqualTo(new NetlinkEvent.AddressChanged(a, false));
-    assertThat(RtnlCodec.decodeEvent(28, Hex.buffer("0a 00 0000 05000000 8000 00 00"))).isNull(); // IPv6 neighbour
+    Neighbour n6 = Neighbour.permanent(6, ip6("fd00:0:0:1::"), "02:00:00:00:00:02");
+    assertThat(RtnlCodec.decodeEvent(29, payloadOf(w -> RtnlCodec.newNeighbour(w, 1, n6))))
+        .isEqualTo(new NetlinkEvent.NeighbourChanged(n6, true));
+    assertThat(RtnlCodec.decodeEvent(28, Hex.buffer("1c 00 0000 05000000 8000 00 00"))).isNull(); // AF_CAN
     assertThat(RtnlCodec.decodeEvent(99, Hex.buffer(""))).isNull();
+  }
+
+  // ------------------------------------------------------------------ IPv6 (dual stack)
+
+  private static final String FD00_1 = "fd000000000000010000000000000000"; // fd00:0:0:1::
+
+  @Test
+  void ipv6Routes() {
+    Route overlay = Route.overlay(Ipv6Subnet.parse("fd00:0:0:1::/64"), ip6("fd00:0:0:1::"), 5);
+    // RTA_DST, RTA_GATEWAY (16 bytes each), RTA_OIF
+    String attrs = "1400 0100" + FD00_1 + "1400 0500" + FD00_1 + "0800 0400 05000000";
+    assertThat(encode(w -> RtnlCodec.newRoute(w, 1, overlay)))
+        .isEqualTo(Hex.norm("4c000000 1800 0505 01000000 00000000 | 0a 40 00 00 fe 6f 00 01 04000000" + attrs));
+    assertThat(encode(w -> RtnlCodec.delRoute(w, 1, overlay)))
+        .isEqualTo(Hex.norm("4c000000 1900 0500 01000000 00000000 | 0a 40 00 00 fe 6f ff 00 00000000" + attrs));
+    assertThat(encode(w -> RtnlCodec.dumpRoutes(w, 4, Rtnl.AF_INET6, 254, 111))).isEqualTo(Hex.norm(
+        "1c000000 1a00 0103 04000000 00000000 | 0a 00 00 00 fe 6f 00 00 00000000"));
+    assertThat(RtnlCodec.decodeRoute(payloadOf(w -> RtnlCodec.newRoute(w, 1, overlay)))).isEqualTo(overlay);
+    // as dumped by the kernel: RTA_TABLE, RTA_DST, RTA_PRIORITY, RTA_GATEWAY, RTA_OIF
+    Route dumped = RtnlCodec.decodeRoute(Hex.buffer("0a 40 00 00 fe 6f 00 01 04000000 | 0800 0f00 fe000000"
+        + "1400 0100" + FD00_1 + "0800 0600 00040000 | 1400 0500" + FD00_1 + "0800 0400 05000000"));
+    assertThat(dumped).isEqualTo(overlay);
+    assertThatThrownBy(() -> Route.overlay(Ipv6Subnet.parse("fd00:0:0:1::/64"), ip("10.0.0.1"), 5))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void ipv6Neighbours() {
+    Neighbour n = Neighbour.permanent(5, ip6("fd00:0:0:1::"), "02:00:00:00:00:01");
+    assertThat(encode(w -> RtnlCodec.newNeighbour(w, 1, n))).isEqualTo(Hex.norm(
+        "3c000000 1c00 0505 01000000 00000000 | 0a 00 0000 05000000 8000 00 00"  // AF_INET6, NUD_PERMANENT
+            + "1400 0100" + FD00_1 + "0a00 0200 020000000001 0000"));              // NDA_DST, NDA_LLADDR
+    assertThat(encode(w -> RtnlCodec.delNeighbour(w, 1, n))).isEqualTo(Hex.norm(
+        "30000000 1d00 0500 01000000 00000000 | 0a 00 0000 05000000 0000 00 00 | 1400 0100" + FD00_1));
+    assertThat(encode(w -> RtnlCodec.dumpNeighbours(w, 2, Rtnl.AF_INET6, 5))).isEqualTo(Hex.norm(
+        "24000000 1e00 0103 02000000 00000000 | 0a 00 0000 00000000 0000 00 00 | 0800 0800 05000000"));
+    assertThat(RtnlCodec.decodeNeighbour(payloadOf(w -> RtnlCodec.newNeighbour(w, 1, n)))).isEqualTo(n);
+    assertThatThrownBy(() -> RtnlCodec.decodeNeighbour(Hex.buffer("0a 00 0000 02000000 0100 00 01 | 0800 0100 c6336402")))
+        .isInstanceOf(MalformedMessageException.class).hasMessageContaining("16-byte");
+  }
+
+  @Test
+  void fdbWithAnIpv6Remote() {
+    FdbEntry e = new FdbEntry(5, "02:00:00:00:00:01", ip6("2001:db8::2"));
+    String body = "07 00 0000 05000000 8000 02 00 | 0a00 0200 020000000001 0000"
+        + "1400 0100 20010db8000000000000000000000002";
+    assertThat(encode(w -> RtnlCodec.newFdb(w, 1, e, false)))
+        .isEqualTo(Hex.norm("3c000000 1c00 0505 01000000 00000000" + body));
+    assertThat(RtnlCodec.decodeFdb(Hex.buffer(body))).isEqualTo(e);
+    assertThat(RtnlCodec.decodeEvent(28, Hex.buffer(body))).isEqualTo(new NetlinkEvent.FdbChanged(e, false));
+  }
+
+  @Test
+  void ipv6AddressIsAddedWithoutDad() {
+    Address a = new Address(6, ip6("fd00:0:0:1::"), 128);
+    // ifaddrmsg AF_INET6, /128, IFA_F_NODAD, scope universe; IFA_LOCAL then IFA_ADDRESS
+    assertThat(encode(w -> RtnlCodec.newAddress(w, 1, a, false))).isEqualTo(Hex.norm(
+        "40000000 1400 0506 01000000 00000000 | 0a 80 02 00 06000000 | 1400 0200" + FD00_1 + "1400 0100" + FD00_1));
+    assertThat(encode(w -> RtnlCodec.dumpAddresses(w, 2, Rtnl.AF_INET6, 6))).isEqualTo(Hex.norm(
+        "18000000 1600 0103 02000000 00000000 | 0a 00 00 00 06000000"));
+    assertThat(RtnlCodec.decodeAddress(payloadOf(w -> RtnlCodec.newAddress(w, 1, a, true)))).isEqualTo(a);
+  }
+
+  @Test
+  void vxlanWithAnIpv6Local() {
+    VxlanSpec spec = new VxlanSpec("flannel-v6.1", 1, ip6("2001:db8::1"), 2, 0, false, false, null, 1450, null);
+    String hex = encode(w -> RtnlCodec.newVxlan(w, 1, spec));
+    assertThat(hex).contains(Hex.norm("1400 1100 20010db8000000000000000000000001")); // IFLA_VXLAN_LOCAL6 (17)
+    Link l = RtnlCodec.decodeLink(payloadOf(w -> RtnlCodec.newVxlan(w, 1, spec)));
+    assertThat(l.name()).isEqualTo("flannel-v6.1");
+    assertThat(l.vxlan().orElseThrow().local()).isEqualTo(ip6("2001:db8::1"));
+    assertThat(l.vxlan().orElseThrow().vni()).isEqualTo(1);
   }
 }

@@ -1,0 +1,358 @@
+package dev.tartan.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tartan.agent.testbed.AgentProcess;
+import dev.tartan.agent.testbed.Cmd;
+import dev.tartan.agent.testbed.Testbed;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Dual stack end to end (docs/flannel-compat.md §2.7), real etcd and namespaces: two Tartan hosts
+ * and a flannel node built by hand (the test does flanneld's steps with {@code ip}/{@code bridge}
+ * and writes its dual-stack lease into etcd) on an underlay with IPv4 (198.51.100.h, carrying
+ * {@code flannel.1}) and IPv6 (2001:db8:100::h, carrying {@code flannel-v6.1} with a local6). A
+ * pod per host (veth into {@code cni0}, an IPv4 and an IPv6 address) pings every other pod over
+ * both families, Tartan to Tartan and Tartan to flannel; IPv6 entries and the IPv6 device deleted
+ * by hand come back.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(300)
+class DualStackIT {
+  static final int TARTAN_HOSTS = 2;
+  static final int FLANNEL = 3;
+  static final String PREFIX = "/coreos.com/network/";
+  static final String CONFIG = "{\"Network\":\"10.244.0.0/16\",\"EnableIPv6\":true,"
+      + "\"IPv6Network\":\"fd00:10::/48\",\"IPv6SubnetLen\":64,\"Backend\":{\"Type\":\"vxlan\"}}";
+  static final String FLANNEL_SUBNET = "10.244.30.0";
+  static final String FLANNEL_SUBNET6 = "fd00:10:0:30::";
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  static Testbed bed;
+  static final Map<Integer, AgentProcess> agents = new LinkedHashMap<>();
+  /** Per host: {IPv4 subnet address, IPv6 subnet address} ("10.244.7.0", "fd00:10:0:3::"). */
+  static final Map<Integer, String[]> subnets = new LinkedHashMap<>();
+  /** Per host: {pod IPv4, pod IPv6}. */
+  static final Map<Integer, String[]> pods = new LinkedHashMap<>();
+  static final List<String> podNamespaces = new ArrayList<>();
+
+  static String hostIp6(int h) {
+    return "2001:db8:100::" + h;
+  }
+
+  @BeforeAll
+  static void up() throws Exception {
+    String reason = Testbed.unavailableReason();
+    Assumptions.assumeTrue(reason == null, reason);
+    bed = Testbed.create(TARTAN_HOSTS + 1);
+    for (int h = 1; h <= TARTAN_HOSTS + 1; h++) {
+      Cmd.run("ip", "-n", bed.host(h), "-6", "addr", "add", hostIp6(h) + "/64", "dev", "eth0", "nodad");
+    }
+    bed.etcdctl("put", PREFIX + "config", CONFIG);
+    buildFlannelNode();
+    for (int h = 1; h <= TARTAN_HOSTS; h++) {
+      agents.put(h, bed.startAgent(h, "--resync-interval", "5s"));
+    }
+    for (int i = 1; i <= TARTAN_HOSTS; i++) {
+      int h = i;
+      if (!Testbed.await(Duration.ofSeconds(120), () -> bed.ready(h))) {
+        fail("agent on host " + h + " not ready after 120 s; log:\n" + agents.get(h).log());
+      }
+      subnets.put(h, subnetsOf(h));
+    }
+    programFlannelPeers();
+    for (int h = 1; h <= TARTAN_HOSTS + 1; h++) {
+      addPod(h);
+    }
+  }
+
+  @AfterAll
+  static void down() {
+    for (String ns : podNamespaces) {
+      Cmd.quiet("ip", "netns", "del", ns);
+    }
+    if (bed != null) {
+      bed.close();
+    }
+  }
+
+  // ---- the flannel node, by hand
+
+  /** flanneld's start on host 3: both vxlan devices, their addresses, the bridge, the lease. */
+  static void buildFlannelNode() throws Exception {
+    String ns = bed.host(FLANNEL);
+    String hostIp = Testbed.hostIp(FLANNEL);
+    Cmd.run("ip", "-n", ns, "link", "add", "flannel.1", "type", "vxlan", "id", "1", "local", hostIp, "dev", "eth0",
+        "dstport", "8472", "nolearning");
+    Cmd.run("ip", "-n", ns, "link", "set", "flannel.1", "mtu", "1450");
+    Cmd.run("ip", "-n", ns, "addr", "add", FLANNEL_SUBNET + "/32", "dev", "flannel.1");
+    Cmd.run("ip", "-n", ns, "link", "set", "flannel.1", "up");
+    Cmd.run("ip", "-n", ns, "link", "add", "flannel-v6.1", "type", "vxlan", "id", "1", "local", hostIp6(FLANNEL),
+        "dev", "eth0", "dstport", "8472", "nolearning");
+    Cmd.run("ip", "-n", ns, "-6", "addr", "add", FLANNEL_SUBNET6 + "/128", "dev", "flannel-v6.1", "nodad");
+    Cmd.run("ip", "-n", ns, "link", "set", "flannel-v6.1", "up");
+    Cmd.run("ip", "-n", ns, "link", "add", "cni0", "type", "bridge");
+    Cmd.run("ip", "-n", ns, "link", "set", "cni0", "mtu", "1450");
+    Cmd.run("ip", "-n", ns, "addr", "add", "10.244.30.1/24", "dev", "cni0");
+    Cmd.run("ip", "-n", ns, "-6", "addr", "add", "fd00:10:0:30::1/64", "dev", "cni0", "nodad");
+    Cmd.run("ip", "-n", ns, "link", "set", "cni0", "up");
+    Cmd.run(Cmd.inNs(ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"));
+    String value = "{\"PublicIP\":\"" + hostIp + "\",\"PublicIPv6\":\"" + hostIp6(FLANNEL) + "\",\"BackendType\":\"vxlan\","
+        + "\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"" + mac(FLANNEL, "flannel.1") + "\"},"
+        + "\"BackendV6Data\":{\"VNI\":1,\"VtepMAC\":\"" + mac(FLANNEL, "flannel-v6.1") + "\"}}";
+    bed.etcdctl("put", PREFIX + "subnets/" + FLANNEL_SUBNET + "-24&" + FLANNEL_SUBNET6 + "-64", value);
+    subnets.put(FLANNEL, new String[] {FLANNEL_SUBNET, FLANNEL_SUBNET6});
+  }
+
+  /** flanneld's handleSubnetEvents on host 3 for every Tartan lease, IPv4 and IPv6 (§2.4, §2.7). */
+  static void programFlannelPeers() throws Exception {
+    String ns = bed.host(FLANNEL);
+    String[] lines = bed.etcdctl("get", "--prefix", PREFIX + "subnets/").split("\n");
+    int programmed = 0;
+    for (int i = 0; i + 1 < lines.length; i += 2) {
+      String key = lines[i].substring((PREFIX + "subnets/").length());
+      if (key.startsWith(FLANNEL_SUBNET + "-")) {
+        continue;
+      }
+      String[] parts = key.split("&");
+      assertThat(parts).as("a dual-stack key: %s", key).hasSize(2);
+      String s4 = parts[0].substring(0, parts[0].indexOf('-'));
+      String s6 = parts[1].substring(0, parts[1].lastIndexOf('-'));
+      JsonNode v = JSON.readTree(lines[i + 1]);
+      String mac = v.path("BackendData").path("VtepMAC").asText();
+      String mac6 = v.path("BackendV6Data").path("VtepMAC").asText();
+      Cmd.run("ip", "-n", ns, "neigh", "replace", s4, "lladdr", mac, "dev", "flannel.1", "nud", "permanent");
+      Cmd.run("bridge", "-n", ns, "fdb", "replace", mac, "dev", "flannel.1", "dst", v.path("PublicIP").asText(),
+          "self", "permanent");
+      Cmd.run("ip", "-n", ns, "route", "replace", s4 + "/24", "via", s4, "dev", "flannel.1", "onlink");
+      Cmd.run("ip", "-n", ns, "-6", "neigh", "replace", s6, "lladdr", mac6, "dev", "flannel-v6.1", "nud", "permanent");
+      Cmd.run("bridge", "-n", ns, "fdb", "replace", mac6, "dev", "flannel-v6.1", "dst", v.path("PublicIPv6").asText(),
+          "self", "permanent");
+      Cmd.run("ip", "-n", ns, "-6", "route", "replace", s6 + "/64", "via", s6, "dev", "flannel-v6.1", "onlink");
+      programmed++;
+    }
+    assertThat(programmed).as("Tartan leases in etcd").isEqualTo(TARTAN_HOSTS);
+  }
+
+  // ---- pods
+
+  /** A pod on host {@code h}: veth into cni0, {@code .10} and {@code ::a}, default routes via the bridge. */
+  static void addPod(int h) {
+    String host = bed.host(h);
+    String pod = bed.container(h, 1);
+    Cmd.run("ip", "netns", "add", pod);
+    podNamespaces.add(pod);
+    String[] s = subnets.get(h);
+    String net4 = s[0].substring(0, s[0].lastIndexOf('.'));
+    String v4 = net4 + ".10";
+    String v6 = s[1] + "a";
+    Cmd.run("ip", "-n", host, "link", "add", "vp" + h, "type", "veth", "peer", "name", "eth0", "netns", pod);
+    Cmd.run("ip", "-n", host, "link", "set", "vp" + h, "mtu", "1450", "master", "cni0", "up");
+    Cmd.run("ip", "-n", pod, "link", "set", "lo", "up");
+    Cmd.run("ip", "-n", pod, "link", "set", "eth0", "mtu", "1450", "up");
+    Cmd.run("ip", "-n", pod, "addr", "add", v4 + "/24", "dev", "eth0");
+    Cmd.run("ip", "-n", pod, "-6", "addr", "add", v6 + "/64", "dev", "eth0", "nodad");
+    Cmd.run("ip", "-n", pod, "route", "add", "default", "via", net4 + ".1");
+    Cmd.run("ip", "-n", pod, "-6", "route", "add", "default", "via", s[1] + "1");
+    pods.put(h, new String[] {v4, v6});
+  }
+
+  // ---- helpers
+
+  static String mac(int h, String dev) {
+    return bed.ipJson(bed.host(h), "link", "show", dev).get(0).path("address").asText();
+  }
+
+  /** The subnets of Tartan host {@code h} from its subnet file. */
+  static String[] subnetsOf(int h) throws Exception {
+    String v4 = null;
+    String v6 = null;
+    for (String line : Files.readAllLines(bed.subnetFile(h))) {
+      if (line.startsWith("FLANNEL_SUBNET=")) {
+        String gw = line.substring("FLANNEL_SUBNET=".length()).split("/")[0];
+        v4 = gw.substring(0, gw.lastIndexOf('.')) + ".0";
+      } else if (line.startsWith("FLANNEL_IPV6_SUBNET=")) {
+        String gw = line.substring("FLANNEL_IPV6_SUBNET=".length()).split("/")[0];
+        assertThat(gw).endsWith("::1");
+        v6 = gw.substring(0, gw.length() - 1);
+      }
+    }
+    assertThat(v4).as("FLANNEL_SUBNET in %s", bed.subnetFile(h)).isNotNull();
+    assertThat(v6).as("FLANNEL_IPV6_SUBNET in %s", bed.subnetFile(h)).isNotNull();
+    return new String[] {v4, v6};
+  }
+
+  /** Every pod pinging every other pod on both families; the pairs that do not answer within the wait. */
+  static List<String> unanswered(Duration wait) {
+    List<String> failing = new ArrayList<>();
+    long end = System.nanoTime() + wait.toNanos();
+    do {
+      failing.clear();
+      for (int from : pods.keySet()) {
+        for (int to : pods.keySet()) {
+          if (from == to) {
+            continue;
+          }
+          for (int family = 0; family < 2; family++) {
+            String target = pods.get(to)[family];
+            if (!bed.ping(bed.container(from, 1), target)) {
+              failing.add("pod " + from + " -> pod " + to + " (" + target + ")");
+            }
+          }
+        }
+      }
+    } while (!failing.isEmpty() && System.nanoTime() < end);
+    return failing;
+  }
+
+  static boolean ping6(int from, int to) {
+    return bed.ping(bed.container(from, 1), pods.get(to)[1]);
+  }
+
+  // ---- checks
+
+  @Test
+  @Order(1)
+  void everyPodReachesEveryOtherOverIpv4AndIpv6() {
+    assertThat(unanswered(Duration.ofSeconds(60))).as("unanswered pings (host %d is flannel)", FLANNEL).isEmpty();
+  }
+
+  @Test
+  @Order(2)
+  void kernelStateAndLeaseMatchFlannelsDualStackLayout() throws Exception {
+    for (int h = 1; h <= TARTAN_HOSTS; h++) {
+      String ns = bed.host(h);
+      String own6 = subnets.get(h)[1];
+      JsonNode link = bed.ipJson(ns, "-d", "link", "show", "flannel-v6.1").get(0);
+      JsonNode vx = link.path("linkinfo").path("info_data");
+      assertThat(vx.path("id").asInt()).isEqualTo(1);
+      assertThat(vx.path("local6").asText()).isEqualTo(hostIp6(h));
+      assertThat(vx.path("port").asInt()).isEqualTo(8472);
+      assertThat(vx.path("learning").asBoolean(true)).isFalse();
+      assertThat(link.path("mtu").asInt()).as("flanneld's (the kernel's) MTU over IPv6").isEqualTo(1430);
+      assertThat(link.path("flags").toString()).contains("UP");
+      assertThat(bed.ipJson(ns, "link", "show", "cni0").get(0).path("mtu").asInt()).isEqualTo(1450);
+      String mac6 = link.path("address").asText();
+      assertThat(mac6).isNotEqualTo(mac(h, "flannel.1"));
+
+      JsonNode addrs = bed.ipJson(ns, "-6", "addr", "show", "dev", "flannel-v6.1", "scope", "global").get(0)
+          .path("addr_info");
+      assertThat(addrs.get(0).path("local").asText()).isEqualTo(own6);
+      assertThat(addrs.get(0).path("prefixlen").asInt()).isEqualTo(128);
+      JsonNode cni0 = bed.ipJson(ns, "-6", "addr", "show", "dev", "cni0", "scope", "global").get(0).path("addr_info");
+      assertThat(cni0.get(0).path("local").asText()).isEqualTo(own6 + "1");
+      assertThat(cni0.get(0).path("prefixlen").asInt()).isEqualTo(64);
+      assertThat(Cmd.run(Cmd.inNs(ns, "cat", "/proc/sys/net/ipv6/conf/all/forwarding")).trim()).isEqualTo("1");
+      assertThat(Cmd.run(Cmd.inNs(ns, "cat", "/proc/sys/net/ipv6/conf/flannel-v6.1/accept_ra")).trim()).isEqualTo("0");
+
+      String env = Files.readString(bed.subnetFile(h));
+      assertThat(env).contains("FLANNEL_IPV6_NETWORK=fd00:10::/48\n", "FLANNEL_IPV6_SUBNET=" + own6 + "1/64\n");
+
+      String key = PREFIX + "subnets/" + subnets.get(h)[0] + "-24&" + own6 + "-64";
+      String[] kv = bed.etcdctl("get", key).split("\n");
+      assertThat(kv).as("lease key %s", key).hasSize(2);
+      JsonNode lease = JSON.readTree(kv[1]);
+      assertThat(lease.path("PublicIP").asText()).isEqualTo(Testbed.hostIp(h));
+      assertThat(lease.path("PublicIPv6").asText()).isEqualTo(hostIp6(h));
+      assertThat(lease.path("BackendV6Data").path("VtepMAC").asText()).isEqualTo(mac6);
+      assertThat(lease.path("BackendV6Data").path("VNI").asInt()).isEqualTo(1);
+
+      // the flannel node's IPv6 entries, as flanneld would write them
+      String peer6 = FLANNEL_SUBNET6;
+      JsonNode neigh = bed.ipJson(ns, "-6", "neigh", "show", peer6, "dev", "flannel-v6.1");
+      assertThat(neigh).as("IPv6 neighbour %s on host %d", peer6, h).hasSize(1);
+      assertThat(neigh.get(0).path("lladdr").asText()).isEqualTo(mac(FLANNEL, "flannel-v6.1"));
+      assertThat(neigh.get(0).path("state").toString()).contains("PERMANENT");
+      JsonNode fdb = bed.bridgeJson(ns, "fdb", "show", "dev", "flannel-v6.1");
+      assertThat(fdb).anySatisfy(f -> {
+        assertThat(f.path("mac").asText()).isEqualTo(mac(FLANNEL, "flannel-v6.1"));
+        assertThat(f.path("dst").asText()).isEqualTo(hostIp6(FLANNEL));
+      });
+      JsonNode route = bed.ipJson(ns, "-6", "route", "show", peer6 + "/64");
+      assertThat(route).hasSize(1);
+      assertThat(route.get(0).path("gateway").asText()).isEqualTo(peer6);
+      assertThat(route.get(0).path("dev").asText()).isEqualTo("flannel-v6.1");
+      assertThat(route.get(0).path("flags").toString()).contains("onlink");
+      assertThat(route.get(0).path("protocol").asText()).isIn("111", "tartan");
+      // IPv4 entries stay on flannel.1, IPv6 ones on flannel-v6.1
+      assertThat(bed.bridgeJson(ns, "fdb", "show", "dev", "flannel.1")).noneMatch(f -> f.path("dst").asText().contains(":"));
+    }
+  }
+
+  @Test
+  @Order(3)
+  void deletedIpv6EntriesAreRestored() {
+    int h = 1;
+    String ns = bed.host(h);
+    String flannelMac6 = mac(FLANNEL, "flannel-v6.1");
+    Cmd.run("ip", "-n", ns, "-6", "route", "del", FLANNEL_SUBNET6 + "/64");
+    Cmd.run("ip", "-n", ns, "-6", "neigh", "del", FLANNEL_SUBNET6, "dev", "flannel-v6.1");
+    Cmd.run("bridge", "-n", ns, "fdb", "del", flannelMac6, "dev", "flannel-v6.1", "dst", hostIp6(FLANNEL), "self");
+    String other6 = subnets.get(2)[1];
+    Cmd.run("ip", "-n", ns, "-6", "route", "del", other6 + "/64");
+
+    boolean restored = Testbed.await(Duration.ofSeconds(30), () ->
+        bed.ipJson(ns, "-6", "route", "show", FLANNEL_SUBNET6 + "/64").size() == 1
+            && bed.ipJson(ns, "-6", "route", "show", other6 + "/64").size() == 1
+            && bed.ipJson(ns, "-6", "neigh", "show", FLANNEL_SUBNET6, "dev", "flannel-v6.1", "nud", "permanent").size() == 1
+            && bed.bridgeJson(ns, "fdb", "show", "dev", "flannel-v6.1").toString().contains(hostIp6(FLANNEL)));
+    assertThat(restored).as("IPv6 route, neighbour and FDB entry restored on host %d; log:\n%s", h,
+        agents.get(h).log()).isTrue();
+    assertThat(Testbed.await(Duration.ofSeconds(30), () -> ping6(h, FLANNEL) && ping6(h, 2))).isTrue();
+    assertThat(agents.get(h).log()).contains("changed by someone else; repairing it");
+  }
+
+  @Test
+  @Order(4)
+  void aDeletedIpv6DeviceIsRecreatedWithItsMacAndPeers() {
+    int h = 2;
+    String ns = bed.host(h);
+    String mac6 = mac(h, "flannel-v6.1");
+    Cmd.run("ip", "-n", ns, "link", "del", "flannel-v6.1");
+    boolean back = Testbed.await(Duration.ofSeconds(30), () ->
+        Cmd.quiet("ip", "-n", ns, "link", "show", "flannel-v6.1").ok()
+            && bed.ipJson(ns, "-6", "route", "show", FLANNEL_SUBNET6 + "/64").size() == 1
+            && bed.ipJson(ns, "-6", "route", "show", subnets.get(1)[1] + "/64").size() == 1);
+    assertThat(back).as("flannel-v6.1 and its routes back on host %d; log:\n%s", h, agents.get(h).log()).isTrue();
+    assertThat(mac(h, "flannel-v6.1")).isEqualTo(mac6);
+    assertThat(unanswered(Duration.ofSeconds(30))).isEmpty();
+  }
+
+  @Test
+  @Order(5)
+  void anIpv4OnlyPeerGetsIpv4EntriesOnly() {
+    // a synthetic host without an IPv6 part (its public IP is never sent to: no pod pings it)
+    String key = PREFIX + "subnets/10.244.40.0-24";
+    bed.etcdctl("put", key, "{\"PublicIP\":\"198.18.0.40\",\"PublicIPv6\":null,\"BackendType\":\"vxlan\","
+        + "\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"0e:00:00:00:40:00\"}}");
+    try {
+      String ns = bed.host(1);
+      assertThat(Testbed.await(Duration.ofSeconds(30), () ->
+          bed.ipJson(ns, "route", "show", "10.244.40.0/24", "dev", "flannel.1").size() == 1)).isTrue();
+      assertThat(bed.ipJson(ns, "-6", "route", "show", "table", "main", "proto", "111")).hasSize(2);
+      assertThat(bed.bridgeJson(ns, "fdb", "show", "dev", "flannel-v6.1").toString()).doesNotContain("0e:00:00:00:40:00");
+      assertThat(agents.get(1).log()).doesNotContain("lease 10.244.40.0/24 is not programmed");
+      assertThat(unanswered(Duration.ofSeconds(10))).isEmpty();
+    } finally {
+      bed.etcdctl("del", key);
+    }
+    assertThat(Testbed.await(Duration.ofSeconds(30), () ->
+        bed.ipJson(bed.host(1), "route", "show", "10.244.40.0/24").isEmpty())).isTrue();
+  }
+}
