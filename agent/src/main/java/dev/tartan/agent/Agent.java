@@ -58,6 +58,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -111,6 +112,11 @@ public final class Agent implements AutoCloseable {
   /** Runs the start-up sequence; returns once the agent is ready. */
   public void start() throws Exception {
     log.info("starting: etcd {} prefix {}, subnet file {}", cfg.etcdEndpoints(), cfg.etcdPrefix(), cfg.subnetFile());
+    // Connecting to etcd (the client's classes, its first answer) is the longest step of the start: it
+    // runs on the lease thread (idle until the lease is held) while this one opens the health endpoints,
+    // the attach socket and the netlink socket.
+    notReady = "waiting for etcd";
+    Future<Store> connecting = leaseExec.submit(this::connect);
     Optional<HealthServer> health = HealthServer.fromConfig(cfg, this::liveness, this::readiness);
     metrics.lease(this::lease, this::leaseHeld);
     if (health.isPresent()) {
@@ -124,9 +130,12 @@ public final class Agent implements AutoCloseable {
       AttachSocket.start(cfg.attachSocket(), metrics).ifPresent(closers::add);
     }
 
-    notReady = "waiting for etcd";
-    store = retry("connect to etcd", () -> EtcdStores.connect(cfg.etcdOptions()));
-    closers.add(store);
+    RtNetlink nl = metrics.countErrors(RtNetlinkClient.open());
+    closers.add(nl);
+    external = new ExternalInterfaceSelector(nl).select(cfg);
+    log.info("external interface {}", external);
+
+    store = awaitStore(connecting);
     metrics.etcd(store::watchReconnects, store::compactionsSeen, store::badKeysSkipped);
     notReady = "waiting for the network config";
     network = retry("read the network config", store::networkConfig);
@@ -146,10 +155,6 @@ public final class Agent implements AutoCloseable {
         backend.vni(), backend.effectivePort());
 
     notReady = "setting up the VXLAN device";
-    RtNetlink nl = metrics.countErrors(RtNetlinkClient.open());
-    closers.add(nl);
-    external = new ExternalInterfaceSelector(nl).select(cfg);
-    log.info("external interface {}", external);
     vxlan = new VxlanNetwork(nl, backend, network.network(), external.vxlanLocal(), external.index(),
         external.mtu(), Bridge.DEFAULT_NAME);
     try {
@@ -390,6 +395,30 @@ public final class Agent implements AutoCloseable {
   }
 
   // ---- start-up helpers
+
+  /** On the lease thread: the store, connected with retries; closed again if the agent stopped meanwhile. */
+  private Store connect() throws InterruptedException, AgentException {
+    Store s = retry("connect to etcd", () -> EtcdStores.connect(cfg.etcdOptions()));
+    closers.add(s);
+    if (closing) {
+      s.close();
+      throw new InterruptedException("stopped while connecting to etcd");
+    }
+    return s;
+  }
+
+  private static Store awaitStore(Future<Store> connecting) throws Exception {
+    try {
+      return connecting.get();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof Exception cause) {
+        throw cause;
+      }
+      throw e;
+    } catch (CancellationException e) {
+      throw new InterruptedException("stopped while connecting to etcd");
+    }
+  }
 
   private void awaitFirstSnapshot() throws InterruptedException {
     long waited = 0;
