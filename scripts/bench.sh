@@ -585,7 +585,7 @@ lever_bench() {
   say "3c. agent start and memory levers, one by one and together (Java harness in $CTL)"
   local d=$WORK/levers base_ref
   rm -rf "$d" "$WORK/levers-out"
-  mkdir -p "$d/src" "$d/base" "$d/cds-real" "$d/new" "$d/new-real" "$WORK/levers-out"
+  mkdir -p "$d/src" "$d/base" "$d/cds-real" "$d/base-real" "$d/new" "$d/new-real" "$WORK/levers-out"
   # The baseline: the agent as it was before the levers (its jar and launcher), built here from git.
   base_ref=${BENCH_LEVER_BASE:-$(git -C "$ROOT" merge-base HEAD main 2>/dev/null || git -C "$ROOT" rev-parse HEAD)}
   git -C "$ROOT" archive "$base_ref" | tar -x -C "$d/src"
@@ -595,6 +595,7 @@ lever_bench() {
     || { tail -20 "$d/build.log" >&2; return 1; }
   cp "$d/src/agent/target/tartan.jar" "$d/base/tartan.jar"
   cp "$d/src/agent/target/tartan.jar" "$d/cds-real/tartan.jar"
+  cp "$d/src/agent/target/tartan.jar" "$d/base-real/tartan.jar"
   cp "$JAR" "$d/new/tartan.jar"
   cp "$JAR" "$d/new-real/tartan.jar"
   local base_l=$d/src/systemd/tartan
@@ -607,9 +608,10 @@ lever_bench() {
     echo "+start-order${tab}$base_l${tab}$d/new/tartan.jar${tab}${tab}-${tab}etcd connect on its own thread while health, attach and netlink start (this branch's Agent.start; no archive: main's launcher)"
     echo "+threads${tab}$base_l${tab}$d/base/tartan.jar${tab}-Xss256k -Dio.netty.eventLoopThreads=1${tab}-${tab}smaller Java thread stacks, one netty event loop (gRPC)"
     echo "+netty${tab}$base_l${tab}$d/base/tartan.jar${tab}-Dio.grpc.netty.useCustomAllocator=false -Dio.netty.allocator.type=unpooled${tab}-${tab}gRPC/netty without pooled buffer arenas"
-    echo "+heap${tab}$base_l${tab}$d/base/tartan.jar${tab}-XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=20 -XX:-UsePerfData${tab}-${tab}heap shrinks to 20 % free after a collection; no hsperfdata file"
+    echo "+heap${tab}$base_l${tab}$d/base/tartan.jar${tab}-XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=20${tab}-${tab}the heap shrinks to at most 20 % free after a collection"
     echo "+malloc${tab}$base_l${tab}$d/base/tartan.jar${tab}${tab}MALLOC_ARENA_MAX=2${tab}glibc: at most 2 malloc arenas"
     echo "all${tab}$LAUNCHER${tab}$d/new/tartan.jar${tab}${tab}-${tab}all kept levers as shipped: this branch's jar and launcher, archive of the training workload (tartan --create-cds)"
+    echo "all-but-start-order${tab}$LAUNCHER${tab}$d/base-real/tartan.jar${tab}-XX:SharedArchiveFile=$d/base-real/tartan.jsa -Xshare:auto${tab}LEVER_RECORD_CDS=$d/base-real/tartan.jsa${tab}main's jar with this branch's launcher and an archive recorded from one real start (compare with all-real-cds: the start order's share)"
     echo "all-real-cds${tab}$LAUNCHER${tab}$d/new-real/tartan.jar${tab}-XX:SharedArchiveFile=$d/new-real/tartan.jsa -Xshare:auto${tab}LEVER_RECORD_CDS=$d/new-real/tartan.jsa${tab}the same with an archive recorded from one real start instead"
   } >"$d/variants.tsv"
   ip netns exec "$CTL" java -Xms256m -Xmx1g -Djava.io.tmpdir="$WORK/tmp" -cp "$CP" dev.tartan.agent.bench.LeverBench \

@@ -83,8 +83,9 @@ class PackageInstallIT {
     assertThat(mode("/etc/default/tartan")).isEqualTo("rw-------");
     JsonNode conflist = JSON.readTree(Path.of("/usr/share/doc/tartan/10-tartan.conflist").toFile());
     assertThat(conflist.path("plugins").path(0).path("type").asText()).isEqualTo("tartan");
-    // postinst: the CNI plugin's class-data archive, and flannel names only where none existed.
+    // postinst: the class-data archives of the CNI plugin and the agent, and flannel names only where none existed.
     assertThat(Path.of("/usr/share/tartan/tartan-cni.jsa")).isRegularFile();
+    assertThat(Path.of("/usr/share/tartan/tartan.jsa")).isRegularFile();
     for (Path name : FLANNEL_NAMES) {
       if (!flannelBefore.get(name)) {
         assertThat(Files.readSymbolicLink(name)).as(name.toString()).isEqualTo(PLUGIN);
@@ -264,6 +265,7 @@ class PackageInstallIT {
     assertThat(again.ok()).as(again.describe()).isTrue();
     assertThat(Files.readString(Path.of("/etc/tartan/agent.conf"))).isEqualTo(conf);
     assertThat(Path.of("/usr/share/tartan/tartan-cni.jsa")).as("rebuilt by postinst").isRegularFile();
+    assertThat(Path.of("/usr/share/tartan/tartan.jsa")).as("rebuilt by postinst").isRegularFile();
     assertThat(Deb.status()).isEqualTo("install ok installed");
   }
 
