@@ -159,4 +159,4 @@ done
 leftover=$(ls "$T/data" 2>/dev/null | wc -l)
 ips=$(ls "$T/ipam/bench" 2>/dev/null | grep -vc -e '^lock$' -e '^last_reserved_ip' || true)
 echo "left behind: $leftover saved configs, $ips host-local IPs (both should be 0)"
-echo "attach served by the agent: $(grep -m1 ' - ready: ' "$T/server.log" | sed 's/^.* - //'); its VmRSS after the run: $(awk '/^VmRSS/ {printf "%.1f MiB", $2 / 1024}' /proc/$SERVER/status 2>/dev/null)"
+echo "the agent that served attach: $(grep -m1 ' - ready: ' "$T/server.log" | sed 's/^.* - //'); its VmRSS after the run: $(awk '/^VmRSS/ {printf "%.1f MiB", $2 / 1024}' /proc/$SERVER/status 2>/dev/null)"

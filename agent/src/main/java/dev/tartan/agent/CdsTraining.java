@@ -107,7 +107,22 @@ public final class CdsTraining {
     loadOwnClasses();
   }
 
-  /** Every {@code dev/tartan/} class of the jar this class came from, loaded but not initialised. */
+  /**
+   * Classes the start path needs that the workload cannot reach without an etcd to answer: the etcd
+   * messages of the agent's calls (range, txn, put, delete, lease, watch) and netty's HTTP/2 codec
+   * (gRPC's transport once a connection is up). Loading them without an etcd costs only archive size.
+   */
+  private static final List<String> WITHOUT_ETCD = List.of("io/etcd/jetcd/api/Compare",
+      "io/etcd/jetcd/api/Watch", "io/etcd/jetcd/api/Lease", "io/etcd/jetcd/api/Txn", "io/etcd/jetcd/api/ResponseOp",
+      "io/etcd/jetcd/api/RequestOp", "io/etcd/jetcd/api/ResponseHeader", "io/etcd/jetcd/api/Put",
+      "io/etcd/jetcd/api/KeyValue", "io/etcd/jetcd/api/Range", "io/etcd/jetcd/api/DeleteRange",
+      "io/etcd/jetcd/api/Event", "io/etcd/jetcd/api/VertxWatchGrpc", "io/etcd/jetcd/api/VertxLeaseGrpc",
+      "io/etcd/jetcd/api/VertxKVGrpc", "io/etcd/jetcd/api/KVGrpc", "io/netty/handler/codec/http2/");
+
+  /**
+   * Every {@code dev/tartan/} class of the jar this class came from and those of {@link #WITHOUT_ETCD},
+   * loaded but not initialised.
+   */
   private static void loadOwnClasses() throws IOException, java.net.URISyntaxException {
     URI where = CdsTraining.class.getProtectionDomain().getCodeSource().getLocation().toURI();
     Path jar = Path.of(where);
@@ -119,7 +134,8 @@ public final class CdsTraining {
       Enumeration<JarEntry> entries = f.entries();
       while (entries.hasMoreElements()) {
         String name = entries.nextElement().getName();
-        if (name.startsWith("dev/tartan/") && name.endsWith(".class") && !name.contains("module-info")) {
+        boolean wanted = name.startsWith("dev/tartan/") || WITHOUT_ETCD.stream().anyMatch(name::startsWith);
+        if (wanted && name.endsWith(".class") && !name.contains("module-info")) {
           try {
             Class.forName(name.substring(0, name.length() - 6).replace('/', '.'), false, loader);
           } catch (ClassNotFoundException | LinkageError e) {

@@ -112,6 +112,8 @@ class PackageInstallIT {
     assertThat(flag(defaults, "TieredStopAtLevel")).isEqualTo("1");
     assertThat(flag(defaults, "ReservedCodeCacheSize")).isEqualTo("25165824");
     assertThat(flag(defaults, "ThreadStackSize")).isEqualTo("512");
+    assertThat(flag(defaults, "SharedArchiveFile")).as("the agent's class-data archive postinst built")
+        .isEqualTo("/usr/share/tartan/tartan.jsa");
 
     env.put("JAVA_OPTS", "-Xmx100m");
     env.put("TARTAN_JAVA_OPTS", "-Xmx128m -XX:+PrintFlagsFinal");
@@ -267,6 +269,16 @@ class PackageInstallIT {
     assertThat(Path.of("/usr/share/tartan/tartan-cni.jsa")).as("rebuilt by postinst").isRegularFile();
     assertThat(Path.of("/usr/share/tartan/tartan.jsa")).as("rebuilt by postinst").isRegularFile();
     assertThat(Deb.status()).isEqualTo("install ok installed");
+
+    // A JVM package changing fires the trigger on /usr/lib/jvm: dpkg runs `postinst triggered`, which
+    // builds both archives again for the new JVM.
+    Files.delete(Path.of("/usr/share/tartan/tartan-cni.jsa"));
+    Files.delete(Path.of("/usr/share/tartan/tartan.jsa"));
+    Cmd.Result triggered = Cmd.exec(Duration.ofMinutes(3),
+        List.of("/var/lib/dpkg/info/tartan.postinst", "triggered", "/usr/lib/jvm"), ServiceUnit.SYSTEMD_BASE_ENV);
+    assertThat(triggered.ok()).as(triggered.describe()).isTrue();
+    assertThat(Path.of("/usr/share/tartan/tartan-cni.jsa")).as("rebuilt by the JVM trigger").isRegularFile();
+    assertThat(Path.of("/usr/share/tartan/tartan.jsa")).as("rebuilt by the JVM trigger").isRegularFile();
   }
 
   @Test
