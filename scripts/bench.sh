@@ -112,7 +112,9 @@ NPROC=$(nproc)
 # The JVM flags of the unit: ExecStart=/usr/bin/tartan agent ..., and /usr/bin/tartan (systemd/tartan) execs
 # java with these. The agents below are started through that very launcher.
 LAUNCHER=$ROOT/systemd/tartan
-JVM_FLAGS=$(sed -n '/^exec "\$java"/,/-jar/p' "$LAUNCHER" | grep -oE -- '-X[^ ]+' | tr '\n' ' ' | sed 's/ $//')
+JVM_FLAGS=$(sed -n '/^exec "\$java"/,/-jar/p' "$LAUNCHER" | grep -oE -- '-[XD][^ ]+' | tr '\n' ' ' | sed 's/ $//')
+JVM_NOTE=""   # for the report only
+grep -q 'SharedArchiveFile=\$jsa' "$LAUNCHER" && JVM_NOTE=" (+ \`-XX:SharedArchiveFile=tartan.jsa\` when its archive exists)"
 [ -n "$JVM_FLAGS" ] || { echo "bench: no JVM flags found in $LAUNCHER" >&2; exit 1; }
 UNIT_EXEC=$(grep '^ExecStart=' "$ROOT/systemd/tartan.service" | head -1)
 
@@ -699,7 +701,7 @@ elapsed=$(( $(date +%s) - STARTED ))
   echo "| etcd | $(etcd --version 2>/dev/null | head -1) (one member for parts 1–4, three for part 6; data on $(df -T /tmp | awk 'NR == 2 {print $2}')) |"
   echo "| iperf3 | $(iperf3 --version 2>/dev/null | head -1 | cut -d' ' -f1-2) |"
   echo "| code | $CODE |"
-  echo "| agent JVM flags | \`$JVM_FLAGS\` — from \`systemd/tartan\` (\`/usr/bin/tartan\`), the launcher the unit runs (\`$UNIT_EXEC\`); every agent here was started through it |"
+  echo "| agent JVM flags | \`$JVM_FLAGS\`$JVM_NOTE — from \`systemd/tartan\` (\`/usr/bin/tartan\`), the launcher the unit runs (\`$UNIT_EXEC\`); every agent here was started through it |"
   echo "| load average (1/5/15 min) | at the start $LOAD_START; ${RERAN:+before the re-run $RERAN; }at the end $LOAD_END |"
   if awk -v l="${LOAD_START%% *}" 'BEGIN {exit !(l > 1.0)}'; then
     echo "| sharing | other work ran on the machine at the same time (load average above 1 at the start). The run raised its own session to autogroup nice −20 and its processes to nice −20 so that the shared CPUs distort it less; the figures are still taken on a busy machine. etcd, the bench harness (its netlink monitor) and the agents share the same CPUs too |"
