@@ -5,15 +5,16 @@
 #   bare        /usr/lib/cni/bridge ADD and DEL with host-local (the config the plugin would hand on)
 #   tartan      the standalone plugin cni/target/tartan-cni-java (JVM + subnet.env + delegate config + bridge)
 #   tartan+cds  the same with an AppCDS archive (made with `tartan-cni-java --create-cds` in a temp copy)
-#   attach      the front end cni/target/tartan-cni with an attach server up: the cni module's AttachServer in
-#               a JVM with the agent's flags, as the agent runs it (no etcd needed: the same code, warmed by
-#               3 discarded calls, as an agent is after its first containers)
+#   attach      the front end cni/target/tartan-cni with the agent up: a full `tartan agent` (through the
+#               packaged launcher systemd/tartan, agent/target/tartan.jar, its AppCDS archive made with
+#               `tartan --create-cds` as the package does) on an etcd in the same namespace, serving the calls
+#               on its attach socket; warmed by 3 discarded calls, as an agent is after its first containers
 #   fallback    the front end with no server (socket absent): it runs tartan+cds
 # and prints the medians and the ADD ratio against bare (targets: attach <= 1.5x; fallback ~ tartan+cds).
 #
-# BENCH_SERVER_JAVA_OPTS: extra JVM flags for the attach server (to try a lever).
-# Usage: sudo scripts/bench-cni.sh [N]     (needs root, iproute2, /usr/lib/cni/bridge, java; build cni first:
-#                                           mvn -B -o -pl cni package -DskipTests)
+# BENCH_SERVER_JAVA_OPTS: extra JVM flags for the agent (TARTAN_JAVA_OPTS, to try a lever).
+# Usage: sudo scripts/bench-cni.sh [N]     (needs root, iproute2, /usr/lib/cni/bridge, java, etcd; build first:
+#                                           mvn -B -o -pl agent -am package -DskipTests)
 # Only namespaces and files this script creates are touched; everything is removed on exit.
 set -euo pipefail
 
@@ -25,15 +26,19 @@ PLUGINS=${CNI_PLUGIN_DIR:-/usr/lib/cni}
 
 [ "$(id -u)" = 0 ] || { echo "bench-cni: needs root (network namespaces)" >&2; exit 2; }
 [ -x "$PLUGINS/bridge" ] && [ -x "$PLUGINS/host-local" ] || { echo "bench-cni: no bridge/host-local in $PLUGINS" >&2; exit 2; }
-[ -x "$LAUNCHER" ] && [ -x "$FRONT" ] && [ -f "$ROOT/cni/target/tartan-cni.jar" ] || { echo "bench-cni: build first: mvn -B -o -pl cni package -DskipTests" >&2; exit 2; }
+[ -x "$LAUNCHER" ] && [ -x "$FRONT" ] && [ -f "$ROOT/cni/target/tartan-cni.jar" ] && [ -f "$ROOT/agent/target/tartan.jar" ] \
+  || { echo "bench-cni: build first: mvn -B -o -pl agent -am package -DskipTests" >&2; exit 2; }
+command -v etcd >/dev/null || { echo "bench-cni: no etcd (apt-get install etcd-server)" >&2; exit 2; }
 
 suffix=$$
 H=cnibh-$suffix
 C=cnibc-$suffix
 T=$(mktemp -d /tmp/bench-cni.XXXXXX)
 SERVER=
+ETCD=
 cleanup() {
   if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  if [ -n "$ETCD" ]; then kill "$ETCD" 2>/dev/null || true; wait "$ETCD" 2>/dev/null || true; fi
   ip netns del "$H" 2>/dev/null || true
   ip netns del "$C" 2>/dev/null || true
   rm -rf "$T"
@@ -50,27 +55,55 @@ cp "$LAUNCHER" "$ROOT/cni/target/tartan-cni.jar" "$T/plain/"
 cp "$LAUNCHER" "$FRONT" "$ROOT/cni/target/tartan-cni.jar" "$T/cds/"
 "$T/cds/tartan-cni-java" --create-cds 2>/dev/null
 
-printf 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n' >"$T/subnet.env"
+# The host: an underlay link (a veth pair, both ends here, 198.51.100.1/24), etcd on its loopback, the agent.
+ip -n "$H" link add eth0 type veth peer name ul0
+ip -n "$H" addr add 198.51.100.1/24 dev eth0
+ip -n "$H" link set eth0 up
+ip -n "$H" link set ul0 up
+ip -n "$H" route add default via 198.51.100.254 dev eth0 onlink
+ports=$(python3 -c 'import socket
+s=[socket.socket() for _ in range(2)]
+[x.bind(("127.0.0.1",0)) for x in s]
+print(" ".join(str(x.getsockname()[1]) for x in s))')
+read -r cport pport <<<"$ports"
+ip netns exec "$H" etcd --name b --data-dir "$T/etcd" --listen-client-urls "http://127.0.0.1:$cport" \
+  --advertise-client-urls "http://127.0.0.1:$cport" --listen-peer-urls "http://127.0.0.1:$pport" \
+  --initial-advertise-peer-urls "http://127.0.0.1:$pport" --initial-cluster "b=http://127.0.0.1:$pport" >"$T/etcd.log" 2>&1 &
+ETCD=$!
+for _ in $(seq 100); do
+  ip netns exec "$H" etcdctl --endpoints="127.0.0.1:$cport" endpoint health >/dev/null 2>&1 && break
+  sleep 0.1
+done
+mkdir -p "$T/agent" "$T/run"
+cp "$ROOT/agent/target/tartan.jar" "$T/agent/tartan.jar"
+TARTAN_JAR="$T/agent/tartan.jar" "$ROOT/systemd/tartan" --create-cds 2>/dev/null || true
+ip netns exec "$H" env TARTAN_JAR="$T/agent/tartan.jar" "$ROOT/systemd/tartan" network init \
+  --etcd-endpoints "http://127.0.0.1:$cport" --network 10.244.0.0/16 --backend vxlan >/dev/null
+
+# The agent inside the host namespace (the delegates run as its children there), through the packaged
+# launcher, at the same priority as the measuring loop below (nice -20 in a session of its own): its
+# delegates do the work the loop's bare delegates do, so they compete for the CPU on equal terms.
+nice -n -20 setsid ip netns exec "$H" sh -c \
+  'if [ -w /proc/self/autogroup ]; then echo -20 >/proc/self/autogroup 2>/dev/null || true; fi; exec "$@"' sh \
+  env -u NOTIFY_SOCKET -u JAVA_OPTS TARTAN_JAR="$T/agent/tartan.jar" TARTAN_JAVA_OPTS="${BENCH_SERVER_JAVA_OPTS:-}" \
+  "$ROOT/systemd/tartan" agent --etcd-endpoints "http://127.0.0.1:$cport" --iface eth0 \
+  --subnet-file "$T/subnet.env" --healthz-port 0 --attach-socket "$T/run/attach.sock" >"$T/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 600); do grep -q ' - ready: ' "$T/server.log" 2>/dev/null && break; sleep 0.1; done
+grep -q ' - ready: ' "$T/server.log" && [ -S "$T/run/attach.sock" ] \
+  || { echo "bench-cni: the agent did not get ready:" >&2; tail -20 "$T/server.log" >&2; exit 1; }
+
+# Every variant uses the agent's subnet (the bridge plugin refuses a second IPv4 gateway on cni0).
+subnet=$(sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0\/24/p' "$T/subnet.env")
+[ -n "$subnet" ] || { echo "bench-cni: no FLANNEL_SUBNET in the agent's $T/subnet.env" >&2; exit 1; }
 cat >"$T/bare.json" <<EOF
-{"cniVersion":"1.0.0","ipMasq":false,"ipam":{"dataDir":"$T/ipam","ranges":[[{"subnet":"10.244.7.0/24"}]],"routes":[{"dst":"10.244.0.0/16"}],"type":"host-local"},"isGateway":true,"mtu":1450,"name":"bench","type":"bridge"}
+{"cniVersion":"1.0.0","ipMasq":false,"ipam":{"dataDir":"$T/ipam","ranges":[[{"subnet":"$subnet"}]],"routes":[{"dst":"10.244.0.0/16"}],"type":"host-local"},"isGateway":true,"mtu":1450,"name":"bench","type":"bridge"}
 EOF
 cat >"$T/tartan.json" <<EOF
 {"cniVersion":"1.0.0","name":"bench","type":"tartan","subnetFile":"$T/subnet.env","dataDir":"$T/data","ipam":{"dataDir":"$T/ipam"}}
 EOF
 sed "s|\"type\":\"tartan\"|&,\"attachSocket\":\"$T/run/attach.sock\"|" "$T/tartan.json" >"$T/attach.json"
 sed "s|\"type\":\"tartan\"|&,\"attachSocket\":\"$T/absent.sock\"|" "$T/tartan.json" >"$T/fallback.json"
-
-# The attach server inside the host namespace (the delegates run as its children there), with the agent's
-# JVM flags (systemd/tartan), at the same priority as the measuring loop below (nice -20 in a session of its
-# own): its delegates do the work the loop's bare delegates do, so they compete for the CPU on equal terms.
-nice -n -20 setsid ip netns exec "$H" sh -c \
-  'if [ -w /proc/self/autogroup ]; then echo -20 >/proc/self/autogroup 2>/dev/null || true; fi; exec "$@"' sh \
-  java -Xms8m -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -XX:ReservedCodeCacheSize=24m \
-  ${BENCH_SERVER_JAVA_OPTS:-} -cp "$ROOT/cni/target/tartan-cni.jar" dev.tartan.cni.attach.AttachServer \
-  "$T/run/attach.sock" 2>"$T/server.log" &
-SERVER=$!
-for _ in $(seq 100); do [ -S "$T/run/attach.sock" ] && break; sleep 0.1; done
-[ -S "$T/run/attach.sock" ] || { echo "bench-cni: the attach server did not start:" >&2; cat "$T/server.log" >&2; exit 1; }
 
 # The loop runs inside the host namespace, so no call pays for `ip netns exec`, and at nice -20 in a session
 # of its own (with autogroup scheduling, nice only counts within a session), so other work on the machine
@@ -126,3 +159,4 @@ done
 leftover=$(ls "$T/data" 2>/dev/null | wc -l)
 ips=$(ls "$T/ipam/bench" 2>/dev/null | grep -vc -e '^lock$' -e '^last_reserved_ip' || true)
 echo "left behind: $leftover saved configs, $ips host-local IPs (both should be 0)"
+echo "the agent that served attach: $(grep -m1 ' - ready: ' "$T/server.log" | sed 's/^.* - //'); its VmRSS after the run: $(awk '/^VmRSS/ {printf "%.1f MiB", $2 / 1024}' /proc/$SERVER/status 2>/dev/null)"

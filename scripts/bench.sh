@@ -7,6 +7,9 @@
 #   2. convergence  one new lease's PUT -> its route + neighbour + FDB entry on a host, N = 100 and 1,000
 #   3. cold start   agent start with 5,000 peer leases -> 15,000 entries; restart -> READY (lease reused)
 #   4. memory       agent RSS with 5,000 peers, with the systemd unit's JVM flags
+#   3c. levers      agent start -> READY (2 peers, lease reused) and RSS (5,000 peers) for the baseline (the
+#                   agent before issue 16's levers, built from git: BENCH_LEVER_BASE, default the merge base
+#                   with main), each start/memory lever on its own, and all kept levers together
 #   5. CNI ADD      tartan-cni (+ bridge + host-local) / bare bridge + host-local (scripts/bench-cni.sh)
 #   6. allocation   200 concurrent acquirers (store clients) on a 3-member etcd, then 20 real agents at once:
 #                   duplicates, time to all leased
@@ -17,10 +20,11 @@
 #
 # Usage: sudo scripts/bench.sh            (about 12-15 minutes; re-runs itself with sudo)
 # Environment (all optional):
-#   BENCH_ONLY=datapath,agent,alloc,cni,netlink,scale   run only these parts (BENCHMARKS.md lists what ran)
+#   BENCH_ONLY=datapath,agent,levers,alloc,cni,netlink,scale   run only these parts (BENCHMARKS.md lists what ran)
 #   BENCH_SCALE_SIZES=1000,5000,20000,50000  BENCH_SCALE_SAMPLES=50  BENCH_SCALE_CPU_SECONDS=30
 #   BENCH_IPERF_RUNS=6  BENCH_IPERF_SECONDS=4     iperf3 runs per path and seconds per run (+1 s omitted)
 #   BENCH_SAMPLES=100   BENCH_COLD_RUNS=3   BENCH_READY_RUNS=5   BENCH_CNI_N=30   BENCH_ACQUIRERS=200
+#   BENCH_LEVER_RUNS=7  BENCH_LEVER_BASE=git-ref  starts per lever variant; the baseline's commit
 #   BENCH_REAL_AGENTS=20                          real agent JVMs started at once after the 200 store clients
 #   BENCH_RERUN=auto|yes|no                       re-run parts 1-4 at the end (auto: when the load average
 #                                                 at the start exceeded the number of CPUs)
@@ -39,7 +43,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exec sudo -E "$0" "$@"
 fi
 
-ONLY=${BENCH_ONLY:-datapath,agent,alloc,cni,netlink,scale}
+ONLY=${BENCH_ONLY:-datapath,agent,levers,alloc,cni,netlink,scale}
 SCALE_SIZES=${BENCH_SCALE_SIZES:-1000,5000,20000,50000}
 SCALE_SAMPLES=${BENCH_SCALE_SAMPLES:-50}
 SCALE_CPU_SECONDS=${BENCH_SCALE_CPU_SECONDS:-30}
@@ -48,6 +52,7 @@ IPERF_SECONDS=${BENCH_IPERF_SECONDS:-4}
 SAMPLES=${BENCH_SAMPLES:-100}
 COLD_RUNS=${BENCH_COLD_RUNS:-3}
 READY_RUNS=${BENCH_READY_RUNS:-5}
+LEVER_RUNS=${BENCH_LEVER_RUNS:-7}
 CNI_N=${BENCH_CNI_N:-30}
 ACQUIRERS=${BENCH_ACQUIRERS:-200}
 REAL_AGENTS=${BENCH_REAL_AGENTS:-20}
@@ -107,7 +112,9 @@ NPROC=$(nproc)
 # The JVM flags of the unit: ExecStart=/usr/bin/tartan agent ..., and /usr/bin/tartan (systemd/tartan) execs
 # java with these. The agents below are started through that very launcher.
 LAUNCHER=$ROOT/systemd/tartan
-JVM_FLAGS=$(sed -n '/^exec "\$java"/,/-jar/p' "$LAUNCHER" | grep -oE -- '-X[^ ]+' | tr '\n' ' ' | sed 's/ $//')
+JVM_FLAGS=$(sed -n '/^exec "\$java"/,/-jar/p' "$LAUNCHER" | grep -oE -- '-[XD][^ ]+' | tr '\n' ' ' | sed 's/ $//')
+JVM_NOTE=""   # for the report only
+grep -q 'SharedArchiveFile=\$jsa' "$LAUNCHER" && JVM_NOTE=" (+ \`-XX:SharedArchiveFile=tartan.jsa\` when its archive exists)"
 [ -n "$JVM_FLAGS" ] || { echo "bench: no JVM flags found in $LAUNCHER" >&2; exit 1; }
 UNIT_EXEC=$(grep '^ExecStart=' "$ROOT/systemd/tartan.service" | head -1)
 
@@ -508,9 +515,10 @@ cni_bench() {
     echo
     echo "\`scripts/bench-cni.sh $CNI_N\`: ADD and DEL $CNI_N times each, interleaved, in a throw-away host"
     echo "namespace; \`tartan+cds\` is the same plugin with its AppCDS archive (\`tartan-cni --create-cds\`, as the"
-    echo "Debian package's postinst makes it); \`attach\` is the C front end handing the call to a warm attach"
-    echo "server (the agent's, run on its own with the agent's JVM flags), \`fallback\` the front end with no socket,"
-    echo "so it runs the standalone plugin. Its output:"
+    echo "Debian package's postinst makes it); \`attach\` is the C front end handing the call to a running agent"
+    echo "(\`tartan agent\` through the packaged launcher, with its class-data archive, on an etcd in the same"
+    echo "namespace, serving the call on its attach socket), \`fallback\` the front end with no socket, so it runs"
+    echo "the standalone plugin. Its output:"
     echo
     echo '```'
     sed -n '/CNI plugin timings/,$p' "$out"
@@ -573,6 +581,53 @@ netlink_bench() {
     "≤ 1000 ms (issue 3)" "$(awk -v v="$batched" 'BEGIN {if (v <= 1000) print "met"; else printf "**missed**: %.2f× the target\n", v / 1000}')"
 }
 
+# ------------------------------------------------------------------------------------------ 3c. levers
+
+lever_bench() {
+  say "3c. agent start and memory levers, one by one and together (Java harness in $CTL)"
+  local d=$WORK/levers base_ref
+  rm -rf "$d" "$WORK/levers-out"
+  mkdir -p "$d/src" "$d/base" "$d/cds-real" "$d/base-real" "$d/new" "$d/new-real" "$WORK/levers-out"
+  # The baseline: the agent as it was before the levers (its jar and launcher), built here from git.
+  base_ref=${BENCH_LEVER_BASE:-$(git -C "$ROOT" merge-base HEAD main 2>/dev/null || git -C "$ROOT" rev-parse HEAD)}
+  git -C "$ROOT" archive "$base_ref" | tar -x -C "$d/src"
+  echo "building the baseline ($base_ref) in $d/src"
+  (cd "$d/src" && { mvn -B -q -ntp -o -pl agent -am -DskipTests package >"$d/build.log" 2>&1 \
+    || mvn -B -q -ntp -pl agent -am -DskipTests package >>"$d/build.log" 2>&1; }) \
+    || { tail -20 "$d/build.log" >&2; return 1; }
+  cp "$d/src/agent/target/tartan.jar" "$d/base/tartan.jar"
+  cp "$d/src/agent/target/tartan.jar" "$d/cds-real/tartan.jar"
+  cp "$d/src/agent/target/tartan.jar" "$d/base-real/tartan.jar"
+  cp "$JAR" "$d/new/tartan.jar"
+  cp "$JAR" "$d/new-real/tartan.jar"
+  local base_l=$d/src/systemd/tartan
+  # As the package does it: the archive of the training workload, beside the jar
+  TARTAN_JAR="$d/new/tartan.jar" "$LAUNCHER" --create-cds
+  local tab=$'\t'
+  {
+    echo "baseline${tab}$base_l${tab}$d/base/tartan.jar${tab}${tab}-${tab}main's agent ($(git -C "$ROOT" rev-parse --short "$base_ref")) and launcher flags"
+    echo "+appcds${tab}$base_l${tab}$d/cds-real/tartan.jar${tab}-XX:SharedArchiveFile=$d/cds-real/tartan.jsa -Xshare:auto${tab}LEVER_RECORD_CDS=$d/cds-real/tartan.jsa${tab}AppCDS archive of the start path (recorded from one real start of this jar)"
+    echo "+start-order${tab}$base_l${tab}$d/new/tartan.jar${tab}${tab}-${tab}etcd connect on its own thread while health, attach and netlink start (this branch's Agent.start; no archive: main's launcher)"
+    echo "+threads${tab}$base_l${tab}$d/base/tartan.jar${tab}-Xss256k -Dio.netty.eventLoopThreads=1${tab}-${tab}smaller Java thread stacks, one netty event loop (gRPC)"
+    echo "+netty${tab}$base_l${tab}$d/base/tartan.jar${tab}-Dio.grpc.netty.useCustomAllocator=false -Dio.netty.allocator.type=unpooled${tab}-${tab}gRPC/netty without pooled buffer arenas"
+    echo "+heap${tab}$base_l${tab}$d/base/tartan.jar${tab}-XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=20${tab}-${tab}the heap shrinks to at most 20 % free after a collection"
+    echo "+malloc${tab}$base_l${tab}$d/base/tartan.jar${tab}${tab}MALLOC_ARENA_MAX=2${tab}glibc: at most 2 malloc arenas"
+    echo "all${tab}$LAUNCHER${tab}$d/new/tartan.jar${tab}${tab}-${tab}all kept levers as shipped: this branch's jar and launcher, archive of the training workload (tartan --create-cds)"
+    echo "all-but-start-order${tab}$LAUNCHER${tab}$d/base-real/tartan.jar${tab}-XX:SharedArchiveFile=$d/base-real/tartan.jsa -Xshare:auto${tab}LEVER_RECORD_CDS=$d/base-real/tartan.jsa${tab}main's jar with this branch's launcher and an archive recorded from one real start (compare with all-real-cds: the start order's share)"
+    echo "all-real-cds${tab}$LAUNCHER${tab}$d/new-real/tartan.jar${tab}-XX:SharedArchiveFile=$d/new-real/tartan.jsa -Xshare:auto${tab}LEVER_RECORD_CDS=$d/new-real/tartan.jsa${tab}the same with an archive recorded from one real start instead"
+  } >"$d/variants.tsv"
+  ip netns exec "$CTL" java -Xms256m -Xmx1g -Djava.io.tmpdir="$WORK/tmp" -cp "$CP" dev.tartan.agent.bench.LeverBench \
+    --ctl "$CTL" --bridge br0 --variants "$d/variants.tsv" --work "$d/run" --out "$WORK/levers-out" \
+    --ns-prefix "${P}lv" --runs "$LEVER_RUNS" --memory-wait 20 2>&1 | grep -v '^\[' || true
+  [ -e "/run/netns/$CTL" ] || return 1
+  if [ -f "$WORK/levers-out/levers.md" ]; then
+    cp "$WORK/levers-out/levers.md" "$RES/levers.md"
+    cat "$WORK/levers-out/levers.tsv" >>"$RES/$SUMMARY"
+  else
+    row "3c. Levers" "not measured" "" "**failed**: the harness wrote no results"
+  fi
+}
+
 # ------------------------------------------------------------------------------------------ run
 
 # part NAME FUNCTION ARGS...: runs one part in a subshell (its own errexit). Other scripts on this machine
@@ -603,6 +658,7 @@ SUMMARY=summary.tsv
 : >"$RES/$SUMMARY"
 has datapath && part "1. Data path" datapath "" ""
 has agent && part "2.-4. agent" agent_bench "" ""
+has levers && part "3c. Levers" lever_bench
 has alloc && part "6. Allocation" alloc_bench
 has cni && part "5. CNI ADD" cni_bench
 has netlink && part "netlink" netlink_bench
@@ -645,7 +701,7 @@ elapsed=$(( $(date +%s) - STARTED ))
   echo "| etcd | $(etcd --version 2>/dev/null | head -1) (one member for parts 1–4, three for part 6; data on $(df -T /tmp | awk 'NR == 2 {print $2}')) |"
   echo "| iperf3 | $(iperf3 --version 2>/dev/null | head -1 | cut -d' ' -f1-2) |"
   echo "| code | $CODE |"
-  echo "| agent JVM flags | \`$JVM_FLAGS\` — from \`systemd/tartan\` (\`/usr/bin/tartan\`), the launcher the unit runs (\`$UNIT_EXEC\`); every agent here was started through it |"
+  echo "| agent JVM flags | \`$JVM_FLAGS\`$JVM_NOTE — from \`systemd/tartan\` (\`/usr/bin/tartan\`), the launcher the unit runs (\`$UNIT_EXEC\`); every agent here was started through it |"
   echo "| load average (1/5/15 min) | at the start $LOAD_START; ${RERAN:+before the re-run $RERAN; }at the end $LOAD_END |"
   if awk -v l="${LOAD_START%% *}" 'BEGIN {exit !(l > 1.0)}'; then
     echo "| sharing | other work ran on the machine at the same time (load average above 1 at the start). The run raised its own session to autogroup nice −20 and its processes to nice −20 so that the shared CPUs distort it less; the figures are still taken on a busy machine. etcd, the bench harness (its netlink monitor) and the agents share the same CPUs too |"
@@ -666,7 +722,7 @@ elapsed=$(( $(date +%s) - STARTED ))
   echo
   echo "## Raw numbers"
   echo
-  for f in datapath datapath2 agent agent2 cni alloc scale netlink; do
+  for f in datapath datapath2 agent agent2 levers cni alloc scale netlink; do
     [ -f "$RES/$f.md" ] && { cat "$RES/$f.md"; echo; }
   done
   echo "## How to run"

@@ -67,6 +67,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -125,6 +126,11 @@ public final class Agent implements AutoCloseable {
   /** Runs the start-up sequence; returns once the agent is ready. */
   public void start() throws Exception {
     log.info("starting: etcd {} prefix {}, subnet file {}", cfg.etcdEndpoints(), cfg.etcdPrefix(), cfg.subnetFile());
+    // Connecting to etcd (the client's classes, its first answer) is the longest step of the start: it
+    // runs on the lease thread (idle until the lease is held) while this one opens the health endpoints,
+    // the attach socket and the netlink socket.
+    notReady = "waiting for etcd";
+    Future<Store> connecting = leaseExec.submit(this::connect);
     Optional<HealthServer> health = HealthServer.fromConfig(cfg, this::liveness, this::readiness);
     metrics.lease(this::lease, this::leaseHeld);
     if (health.isPresent()) {
@@ -138,9 +144,13 @@ public final class Agent implements AutoCloseable {
       AttachSocket.start(cfg.attachSocket(), metrics).ifPresent(closers::add);
     }
 
-    notReady = "waiting for etcd";
-    store = retry("connect to etcd", () -> EtcdStores.connect(cfg.etcdOptions()));
-    closers.add(store);
+    RtNetlink nl = metrics.countErrors(RtNetlinkClient.open());
+    closers.add(nl);
+    ExternalInterfaceSelector selector = new ExternalInterfaceSelector(nl);
+    external = selector.select(cfg);
+    log.info("external interface {}", external);
+
+    store = awaitStore(connecting);
     metrics.etcd(store::watchReconnects, store::compactionsSeen, store::badKeysSkipped);
     notReady = "waiting for the network config";
     network = retry("read the network config", store::networkConfig);
@@ -162,11 +172,6 @@ public final class Agent implements AutoCloseable {
             + (backend.directRouting() ? " DirectRouting" : ""));
 
     notReady = hostGw ? "setting up the bridge" : "setting up the VXLAN device";
-    RtNetlink nl = metrics.countErrors(RtNetlinkClient.open());
-    closers.add(nl);
-    ExternalInterfaceSelector selector = new ExternalInterfaceSelector(nl);
-    external = selector.select(cfg);
-    log.info("external interface {}", external);
     Sysctl sysctl = Sysctl.system();
     if (hostGw) {
       if (!external.publicIpLocal() || !external.publicIp().equals(external.address())) {
@@ -516,6 +521,30 @@ public final class Agent implements AutoCloseable {
   }
 
   // ---- start-up helpers
+
+  /** On the lease thread: the store, connected with retries; closed again if the agent stopped meanwhile. */
+  private Store connect() throws InterruptedException, AgentException {
+    Store s = retry("connect to etcd", () -> EtcdStores.connect(cfg.etcdOptions()));
+    closers.add(s);
+    if (closing) {
+      s.close();
+      throw new InterruptedException("stopped while connecting to etcd");
+    }
+    return s;
+  }
+
+  private static Store awaitStore(Future<Store> connecting) throws Exception {
+    try {
+      return connecting.get();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof Exception cause) {
+        throw cause;
+      }
+      throw e;
+    } catch (CancellationException e) {
+      throw new InterruptedException("stopped while connecting to etcd");
+    }
+  }
 
   private void awaitFirstSnapshot() throws InterruptedException {
     long waited = 0;

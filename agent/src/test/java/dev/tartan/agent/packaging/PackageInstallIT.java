@@ -83,8 +83,9 @@ class PackageInstallIT {
     assertThat(mode("/etc/default/tartan")).isEqualTo("rw-------");
     JsonNode conflist = JSON.readTree(Path.of("/usr/share/doc/tartan/10-tartan.conflist").toFile());
     assertThat(conflist.path("plugins").path(0).path("type").asText()).isEqualTo("tartan");
-    // postinst: the CNI plugin's class-data archive, and flannel names only where none existed.
+    // postinst: the class-data archives of the CNI plugin and the agent, and flannel names only where none existed.
     assertThat(Path.of("/usr/share/tartan/tartan-cni.jsa")).isRegularFile();
+    assertThat(Path.of("/usr/share/tartan/tartan.jsa")).isRegularFile();
     for (Path name : FLANNEL_NAMES) {
       if (!flannelBefore.get(name)) {
         assertThat(Files.readSymbolicLink(name)).as(name.toString()).isEqualTo(PLUGIN);
@@ -111,6 +112,8 @@ class PackageInstallIT {
     assertThat(flag(defaults, "TieredStopAtLevel")).isEqualTo("1");
     assertThat(flag(defaults, "ReservedCodeCacheSize")).isEqualTo("25165824");
     assertThat(flag(defaults, "ThreadStackSize")).isEqualTo("512");
+    assertThat(flag(defaults, "SharedArchiveFile")).as("the agent's class-data archive postinst built")
+        .isEqualTo("/usr/share/tartan/tartan.jsa");
 
     env.put("JAVA_OPTS", "-Xmx100m");
     env.put("TARTAN_JAVA_OPTS", "-Xmx128m -XX:+PrintFlagsFinal");
@@ -264,7 +267,18 @@ class PackageInstallIT {
     assertThat(again.ok()).as(again.describe()).isTrue();
     assertThat(Files.readString(Path.of("/etc/tartan/agent.conf"))).isEqualTo(conf);
     assertThat(Path.of("/usr/share/tartan/tartan-cni.jsa")).as("rebuilt by postinst").isRegularFile();
+    assertThat(Path.of("/usr/share/tartan/tartan.jsa")).as("rebuilt by postinst").isRegularFile();
     assertThat(Deb.status()).isEqualTo("install ok installed");
+
+    // A JVM package changing fires the trigger on /usr/lib/jvm: dpkg runs `postinst triggered`, which
+    // builds both archives again for the new JVM.
+    Files.delete(Path.of("/usr/share/tartan/tartan-cni.jsa"));
+    Files.delete(Path.of("/usr/share/tartan/tartan.jsa"));
+    Cmd.Result triggered = Cmd.exec(Duration.ofMinutes(3),
+        List.of("/var/lib/dpkg/info/tartan.postinst", "triggered", "/usr/lib/jvm"), ServiceUnit.SYSTEMD_BASE_ENV);
+    assertThat(triggered.ok()).as(triggered.describe()).isTrue();
+    assertThat(Path.of("/usr/share/tartan/tartan-cni.jsa")).as("rebuilt by the JVM trigger").isRegularFile();
+    assertThat(Path.of("/usr/share/tartan/tartan.jsa")).as("rebuilt by the JVM trigger").isRegularFile();
   }
 
   @Test
