@@ -550,4 +550,39 @@ class DualStackIT {
     String table = Cmd.run(Cmd.inNs(bed.host(1), "nft", "list", "table", "ip6", "flannel-ipv6"));
     assertThat(table).contains("ip6 saddr fd00:10::/48 ip6 daddr != ff00::/8 masquerade");
   }
+
+  @Test
+  @Order(9)
+  void doctorChecksTheIpv6MasqueradeRules() {
+    Assumptions.assumeTrue(ext != null, "needs nftables mode from the previous test");
+    assertThat(agents.get(1).stop()).isZero(); // the rules stay; nobody repairs them meanwhile
+    Cmd.Result ok = doctor(1);
+    assertThat(ok.exit()).as("doctor output:\n%s%s", ok.out(), ok.err()).isZero();
+
+    String handles = Cmd.run(Cmd.inNs(bed.host(1), "nft", "-a", "list", "chain", "ip6", "flannel-ipv6", "postrtg"));
+    String handle = handles.lines().filter(l -> l.contains("daddr != ff00::/8")).findFirst().orElseThrow()
+        .replaceAll(".*# handle ", "").strip();
+    Cmd.run(Cmd.inNs(bed.host(1), "nft", "delete", "rule", "ip6", "flannel-ipv6", "postrtg", "handle", handle));
+    Cmd.Result drift = doctor(1);
+    System.out.println("---- doctor after an IPv6 masquerade rule was deleted by hand:\n" + drift.out() + drift.err());
+    assertThat(drift.exit()).as("doctor output:\n%s%s", drift.out(), drift.err()).isEqualTo(1);
+    assertThat(drift.out()).contains("nft table ip6 flannel-ipv6")
+        .contains("chain postrtg lacks: ip6 saddr fd00:10::/48 ip6 daddr != ff00::/8 masquerade");
+
+    AgentProcess a = bed.startAgent(1, AGENT_FLAGS);
+    agents.put(1, a);
+    assertThat(Testbed.await(Duration.ofSeconds(120), () -> bed.ready(1))).as("ready again; log:\n%s", a.log())
+        .isTrue();
+    Cmd.Result again = doctor(1);
+    assertThat(again.exit()).as("after the agent's start:\n%s%s", again.out(), again.err()).isZero();
+  }
+
+  /** {@code tartan doctor} inside host h (the shaded jar). */
+  static Cmd.Result doctor(int h) {
+    List<String> argv = new ArrayList<>(List.of(Cmd.inNs(bed.host(h), "java")));
+    argv.addAll(Testbed.AGENT_JVM);
+    argv.addAll(List.of("-jar", Testbed.agentJar().toString(), "doctor", "--etcd-endpoints", bed.etcdEndpoints(),
+        "--subnet-file", bed.subnetFile(h).toString()));
+    return Cmd.exec(argv, null);
+  }
 }
