@@ -30,7 +30,11 @@ import org.junit.jupiter.api.Timeout;
  * {@code flannel.1}) and IPv6 (2001:db8:100::h, carrying {@code flannel-v6.1} with a local6). A
  * pod per host (veth into {@code cni0}, an IPv4 and an IPv6 address) pings every other pod over
  * both families, Tartan to Tartan and Tartan to flannel; IPv6 entries and the IPv6 device deleted
- * by hand come back.
+ * by hand come back. Then a container per Tartan host through the real CNI chain (tartan-cni ->
+ * bridge + host-local) gets an address of each family and reaches every pod over both; with
+ * {@code --ip-masq} its IPv6 packets to an outside host (2001:db8:100::100, no route back) arrive
+ * from the host's IPv6 address while pods see its own (iptables mode, then nftables mode), and
+ * {@code tartan doctor} names a deleted IPv6 masquerade rule.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(300)
@@ -238,6 +242,13 @@ class DualStackIT {
     return subnets.values().stream().anyMatch(s -> s[0].equals(net4));
   }
 
+  /** One unlabelled sample from host h's /metrics; -1 when absent. */
+  static double metric(int h, String name) {
+    String text = Cmd.run(Cmd.inNs(bed.host(h), "curl", "-sf", "-m", "5", "http://127.0.0.1:8471/metrics"));
+    return text.lines().filter(l -> l.startsWith(name + " ")).mapToDouble(l -> Double.parseDouble(l.split(" ")[1]))
+        .findFirst().orElse(-1);
+  }
+
   static boolean ping6(int from, int to) {
     return bed.ping(bed.container(from, 1), pods.get(to)[1]);
   }
@@ -371,6 +382,10 @@ class DualStackIT {
       assertThat(bed.ipJson(ns, "-6", "route", "show", "table", "main", "proto", "111")).hasSize(2);
       assertThat(bed.bridgeJson(ns, "fdb", "show", "dev", "flannel-v6.1").toString()).doesNotContain("0e:00:00:00:40:00");
       assertThat(agents.get(1).log()).doesNotContain("lease " + synthetic + "/24 is not programmed");
+      assertThat(Testbed.await(Duration.ofSeconds(30), () -> metric(1, "tartan_peers_known") == 3
+          && metric(1, "tartan_peers_ipv6_programmed") == 2))
+          .as("3 peers, 2 of them with IPv6 entries: known %s, IPv6 %s", metric(1, "tartan_peers_known"),
+              metric(1, "tartan_peers_ipv6_programmed")).isTrue();
       assertThat(unanswered(Duration.ofSeconds(10))).isEmpty();
     } finally {
       bed.etcdctl("del", key);
