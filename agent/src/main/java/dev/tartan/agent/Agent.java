@@ -255,6 +255,7 @@ public final class Agent implements AutoCloseable {
       peers6 = new PeerSync(vxlan6, new Reconciler(nl, peerLog6, true), peerLog6, acquired.subnet(),
           cfg.resyncInterval(), cfg.peerExpiryGrace(), Clock.systemUTC(), UnaryOperator.identity());
       closers.add(peers6);
+      metrics.ipv6Peers(peers6::programmedPeers);
     }
     watch = store.watch(new OwnLeaseGuard(keeper, peerListener(), peers::snapshotSeen));
     closers.add(watch);

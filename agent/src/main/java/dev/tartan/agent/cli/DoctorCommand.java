@@ -168,6 +168,7 @@ public final class DoctorCommand implements Callable<Integer>, Cli.QuietLogs {
   /** iptables-save and nft are looked up only when the masquerade rules are checked. */
   private static final class LazyIptables implements Diagnosis.MasqProbe {
     private Iptables iptables;
+    private Iptables ip6tables;
     private Nft nft;
 
     @Override
@@ -184,6 +185,14 @@ public final class DoctorCommand implements Callable<Integer>, Cli.QuietLogs {
         iptables = Iptables.locate();
       }
       return iptables.missing(set);
+    }
+
+    @Override
+    public List<Rule> missing6(RuleSet set) throws dev.tartan.agent.firewall.IptablesException {
+      if (ip6tables == null) {
+        ip6tables = Iptables.locate6(List.of());
+      }
+      return ip6tables.missing(set);
     }
   }
 

@@ -60,7 +60,8 @@ import java.util.stream.Collectors;
  * DirectRouting, the direct route {@code S via PublicIP dev <ext iface>} of each peer on-link
  * (judged from the main table's longest match); the subnet file (exists, matches
  * the lease and config) and the masquerade chain when the file says {@code FLANNEL_IPMASQ=true}
- * (iptables FLANNEL-POSTRTG, or with {@code EnableNFTables} the nft table flannel-ipv4; the other
+ * (iptables FLANNEL-POSTRTG, or with {@code EnableNFTables} the nft table flannel-ipv4; with
+ * {@code EnableIPv6} also ip6tables' FLANNEL-POSTRTG or the table ip6 flannel-ipv6; the other
  * mode's rules left behind are reported too).
  */
 public final class Diagnosis {
@@ -99,6 +100,11 @@ public final class Diagnosis {
   @FunctionalInterface
   public interface MasqProbe {
     List<Rule> missing(RuleSet set) throws IptablesException;
+
+    /** Like {@link #missing} in the IPv6 tables ({@code ip6tables-save}; dual stack). */
+    default List<Rule> missing6(RuleSet set) throws IptablesException {
+      throw new IptablesException("ip6tables is not available here");
+    }
 
     /** The table, or empty when it does not exist. */
     default Optional<NftTable> nftTable(String family, String name) throws IptablesException {
@@ -749,23 +755,47 @@ public final class Diagnosis {
       if (overlayMtu != null && env.mtu() != overlayMtu) {
         add("subnet-file", path, "FLANNEL_MTU is " + env.mtu() + ", expected " + overlayMtu, rewrite);
       }
+      Ipv6Subnet subnet6 = cfg.enableIPv6() ? own.lease().ipv6Subnet() : null;
       if (env.ipMasq() && cfg.enableNFTables()) {
         checkNftMasquerade(subnet);
+        if (subnet6 != null) {
+          checkNftMasquerade6(subnet6);
+        }
       } else if (env.ipMasq()) {
         checkMasquerade(subnet);
+        if (subnet6 != null) {
+          checkMasquerade6(subnet6);
+        }
         checkNoNftTable();
       }
     }
 
+    /** Which rules of a set a table lacks: {@link MasqProbe#missing} or {@link MasqProbe#missing6}. */
+    @FunctionalInterface
+    interface RuleProbe {
+      List<Rule> missing(RuleSet set) throws IptablesException;
+    }
+
     void checkMasquerade(Ipv4Subnet subnet) {
-      String where = "iptables -t nat " + MasqRules.MASQ_CHAIN;
+      checkIptablesMasquerade("iptables", in.masq()::missing,
+          randomFully -> MasqRules.masquerade(cfg.network(), subnet, randomFully));
+    }
+
+    /** Dual stack, iptables mode: the same chain in ip6tables for IPv6Network and this host's IPv6 subnet. */
+    void checkMasquerade6(Ipv6Subnet subnet6) {
+      checkIptablesMasquerade("ip6tables", in.masq()::missing6,
+          randomFully -> MasqRules.masquerade(cfg.ipv6Network(), subnet6, randomFully));
+    }
+
+    void checkIptablesMasquerade(String tool, RuleProbe probe, java.util.function.Function<Boolean, RuleSet> rules) {
+      String where = tool + " -t nat " + MasqRules.MASQ_CHAIN;
       List<Rule> best = null;
       int total = 0;
       try {
         // with or without --random-fully, whichever the agent could use
         for (boolean randomFully : new boolean[] {true, false}) {
-          RuleSet set = MasqRules.masquerade(cfg.network(), subnet, randomFully);
-          List<Rule> missing = in.masq().missing(set);
+          RuleSet set = rules.apply(randomFully);
+          List<Rule> missing = probe.missing(set);
           if (best == null || missing.size() < best.size()) {
             best = missing;
             total = set.all().size();
@@ -789,10 +819,24 @@ public final class Diagnosis {
      * fully-random) and, when present, chain forward; the iptables mode's chain is gone.
      */
     void checkNftMasquerade(Ipv4Subnet subnet) {
-      String where = "nft table ip " + NftRules.IPV4_TABLE;
+      checkNftTable("ip", NftRules.IPV4_TABLE,
+          (randomFully, forward) -> NftRules.ipv4(cfg.network(), subnet, true, randomFully, forward));
+      checkNoIptablesChain("iptables", in.masq()::missing, MasqRules.masquerade(cfg.network(), subnet, true));
+    }
+
+    /** Dual stack, nftables mode: the same for table ip6 flannel-ipv6 and the ip6tables chain. */
+    void checkNftMasquerade6(Ipv6Subnet subnet6) {
+      checkNftTable("ip6", NftRules.IPV6_TABLE,
+          (randomFully, forward) -> NftRules.ipv6(cfg.ipv6Network(), subnet6, true, randomFully, forward));
+      checkNoIptablesChain("ip6tables", in.masq()::missing6, MasqRules.masquerade(cfg.ipv6Network(), subnet6, true));
+    }
+
+    void checkNftTable(String family, String table,
+        java.util.function.BiFunction<Boolean, Boolean, NftTable> expected) {
+      String where = "nft table " + family + " " + table;
       Optional<NftTable> now;
       try {
-        now = in.masq().nftTable("ip", NftRules.IPV4_TABLE);
+        now = in.masq().nftTable(family, table);
       } catch (IptablesException e) {
         add("masquerade", where, "cannot read the nftables rules: " + e.getMessage(),
             "apt-get install nftables, and run the doctor as root");
@@ -800,14 +844,14 @@ public final class Diagnosis {
       }
       if (now.isEmpty()) {
         add("masquerade", where,
-            "table ip " + NftRules.IPV4_TABLE + " is missing (EnableNFTables, FLANNEL_IPMASQ=true)",
+            "table " + family + " " + table + " is missing (EnableNFTables, FLANNEL_IPMASQ=true)",
             RESTART + " (it re-creates it; a running agent does every --iptables-resync)");
         return;
       }
       boolean forward = now.get().chain(NftRules.FORWARD_CHAIN) != null;
       List<String> best = null;
       for (boolean randomFully : new boolean[] {true, false}) {
-        List<String> d = NftRules.ipv4(cfg.network(), subnet, true, randomFully, forward).differences(now.get());
+        List<String> d = expected.apply(randomFully, forward).differences(now.get());
         if (best == null || d.size() < best.size()) {
           best = d;
         }
@@ -816,14 +860,18 @@ public final class Diagnosis {
         add("masquerade", where, d,
             RESTART + " (it re-creates the table; a running agent does every --iptables-resync)");
       }
+    }
+
+    /** nftables mode: none of iptables mode's masquerade rules left in {@code tool}. */
+    void checkNoIptablesChain(String tool, RuleProbe probe, RuleSet old) {
       try {
-        RuleSet old = MasqRules.masquerade(cfg.network(), subnet, true);
-        if (in.masq().missing(old).size() < old.all().size()) {
-          add("masquerade", "iptables -t nat " + MasqRules.MASQ_CHAIN, "iptables mode's masquerade rules are still "
-              + "present in nftables mode", RESTART + " (in nftables mode it removes the iptables chains of ours)");
+        if (probe.missing(old).size() < old.all().size()) {
+          add("masquerade", tool + " -t nat " + MasqRules.MASQ_CHAIN, "iptables mode's "
+              + (tool.equals("ip6tables") ? "IPv6 " : "") + "masquerade rules are still present in nftables mode",
+              RESTART + " (in nftables mode it removes the iptables chains of ours)");
         }
       } catch (IptablesException e) {
-        // no iptables here: nothing of iptables mode can be left
+        // no such binary here: nothing of iptables mode can be left
       }
     }
 

@@ -61,6 +61,7 @@ public final class AgentMetrics {
       Map.entry("tartan_lease_reacquisitions", "Times the lease was lost and acquired again"),
       Map.entry("tartan_peers_known", "Remote leases the etcd watch knows"),
       Map.entry("tartan_peers_in_grace", "Peers whose lease expired, kept programmed until peer-expiry-grace ends"),
+      Map.entry("tartan_peers_ipv6_programmed", "Dual stack: peers whose IPv6 entries are programmed"),
       Map.entry("tartan_kernel_entries_expected", "Entries the leases ask for, after the last reconcile"),
       Map.entry("tartan_kernel_entries_present", "Expected entries present in the kernel after the last reconcile"),
       Map.entry("tartan_reconcile_runs", "Reconcile passes"),
@@ -90,6 +91,7 @@ public final class AgentMetrics {
   private volatile BooleanSupplier leaseHeld = () -> false;
   private volatile IntSupplier peersKnown = () -> 0;
   private volatile IntSupplier peersInGrace = () -> 0;
+  private volatile IntSupplier peersIpv6 = () -> 0;
   private volatile ReconcileResult lastResult;
 
   public AgentMetrics() {
@@ -110,6 +112,7 @@ public final class AgentMetrics {
     gauge("lease.ttl_seconds", this::ttlSeconds);
     gauge("peers.known", () -> peersKnown.getAsInt());
     gauge("peers.in_grace", () -> peersInGrace.getAsInt());
+    gauge("peers.ipv6_programmed", () -> peersIpv6.getAsInt());
 
     kernelGauges("route", ReconcileResult::routes);
     kernelGauges("neighbour", ReconcileResult::neighbours);
@@ -168,6 +171,11 @@ public final class AgentMetrics {
   public void peers(IntSupplier known, IntSupplier inGrace) {
     peers(known);
     this.peersInGrace = Objects.requireNonNull(inGrace, "inGrace");
+  }
+
+  /** Dual stack: the number of peers whose IPv6 entries are programmed (the IPv6 device's {@code PeerSync}). */
+  public void ipv6Peers(IntSupplier programmed) {
+    this.peersIpv6 = Objects.requireNonNull(programmed, "programmed");
   }
 
   /** The store's own counters ({@code StoreStats::watchReconnects}, ...). */

@@ -6,6 +6,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tartan.agent.doctor.Diagnosis.Identity;
 import dev.tartan.agent.doctor.Diagnosis.SubnetFile;
+import dev.tartan.agent.firewall.IptablesException;
+import dev.tartan.agent.firewall.NftRules;
+import dev.tartan.agent.firewall.NftTable;
+import dev.tartan.agent.firewall.Rule;
+import dev.tartan.agent.firewall.RuleSet;
 import dev.tartan.agent.netlink.rtnl.Address;
 import dev.tartan.agent.netlink.rtnl.FdbEntry;
 import dev.tartan.agent.netlink.rtnl.Link;
@@ -64,8 +69,46 @@ class DualStackDiagnosisTest {
   final List<Neighbour> neighbours6 = new ArrayList<>(List.of(Neighbour.permanent(DEV6, ip6("fd00:10:0:2::"), MAC62)));
   final List<FdbEntry> fdb6 = new ArrayList<>(List.of(new FdbEntry(DEV6, MAC62, ip6("2001:db8::2"))));
 
+  /** FLANNEL_IPMASQ in the subnet file; EnableNFTables in the config. */
+  boolean ipMasq;
+  boolean nftables;
+  /** Texts of the rules missing from iptables / ip6tables; null: the binary is not there. */
+  List<String> missing4 = List.of();
+  List<String> missing6 = List.of();
+  /** The nft tables present, by "family name". */
+  final java.util.Map<String, NftTable> nft = new java.util.HashMap<>();
+  final List<RuleSet> probed6 = new ArrayList<>();
+
+  Diagnosis.MasqProbe probe() {
+    return new Diagnosis.MasqProbe() {
+      @Override
+      public List<Rule> missing(RuleSet set) throws IptablesException {
+        return missing(set, missing4, "iptables");
+      }
+
+      @Override
+      public List<Rule> missing6(RuleSet set) throws IptablesException {
+        probed6.add(set);
+        return missing(set, missing6, "ip6tables");
+      }
+
+      List<Rule> missing(RuleSet set, List<String> texts, String tool) throws IptablesException {
+        if (texts == null) {
+          throw new IptablesException(tool + "-save not found in PATH");
+        }
+        return set.all().stream().filter(r -> texts.stream().anyMatch(m -> r.text().contains(m))).toList();
+      }
+
+      @Override
+      public Optional<NftTable> nftTable(String family, String name) {
+        return Optional.ofNullable(nft.get(family + " " + name));
+      }
+    };
+  }
+
   Report examine() throws Exception {
     NetworkConfig cfg = NetworkConfig.parse("{\"Network\":\"10.244.0.0/16\",\"EnableIPv6\":true,"
+        + (nftables ? "\"EnableNFTables\":true," : "")
         + "\"IPv6Network\":\"fd00:10::/48\",\"IPv6SubnetLen\":64,\"Backend\":{\"Type\":\"vxlan\"}}");
     KernelState k = new KernelState(links,
         List.of(new Address(ETH0, ip("198.51.100.1"), 24), new Address(DEV, ip("10.244.1.0"), 32),
@@ -76,9 +119,72 @@ class DualStackDiagnosisTest {
         List.of(new FdbEntry(DEV, MAC2, ip("198.51.100.2"))),
         addresses6, routes6, neighbours6, fdb6);
     SubnetFile file = new SubnetFile(Path.of("/run/flannel/subnet.env"), new SubnetEnv(net("10.244.0.0/16"),
-        net("10.244.1.0/24"), 1450, false, "fd00:10::/48", "fd00:10:0:1::/64"), null);
+        net("10.244.1.0/24"), 1450, ipMasq, "fd00:10::/48", "fd00:10:0:1::/64"), null);
     return Diagnosis.examine(new Diagnosis.Inputs(cfg, "/coreos.com/network/subnets/", leases, k,
-        Identity.automatic(), file, set -> List.of(), "cni0"));
+        Identity.automatic(), file, probe(), "cni0"));
+  }
+
+  // ---- the IPv6 masquerade rules (FLANNEL_IPMASQ=true)
+
+  @Test
+  void theIpv6MasqueradeChainIsCheckedInIp6tables() throws Exception {
+    ipMasq = true;
+    assertThat(examine().findings()).isEmpty();
+    assertThat(probed6).isNotEmpty().allSatisfy(set -> assertThat(set.all().toString())
+        .contains("-s fd00:10::/48 ! -d ff00::/8").contains("-s fd00:10:0:1::/64 -d fd00:10::/48"));
+
+    missing6 = List.of("! -d ff00::/8");
+    List<Finding> f = examine().findings();
+    assertThat(f).hasSize(1);
+    assertThat(f.get(0).check()).isEqualTo("masquerade");
+    assertThat(f.get(0).where()).isEqualTo("ip6tables -t nat FLANNEL-POSTRTG");
+    assertThat(f.get(0).problem()).startsWith("1 of ").contains("-s fd00:10::/48 ! -d ff00::/8");
+    assertThat(f.get(0).fix()).startsWith("systemctl restart tartan");
+
+    missing6 = List.of("FLANNEL-POSTRTG");
+    assertThat(examine().findings()).extracting(Finding::problem)
+        .singleElement().asString().startsWith("the masquerade rules are missing (FLANNEL_IPMASQ=true)");
+  }
+
+  @Test
+  void withoutIp6tablesTheDoctorSaysSo() throws Exception {
+    ipMasq = true;
+    missing6 = null;
+    assertThat(examine().findings()).extracting(Finding::where, Finding::problem).containsExactly(
+        org.assertj.core.groups.Tuple.tuple("ip6tables -t nat FLANNEL-POSTRTG",
+            "cannot read the masquerade rules: ip6tables-save not found in PATH"));
+  }
+
+  @Test
+  void withoutMasqueradeNoIpv6RulesAreExpected() throws Exception {
+    missing6 = null;
+    assertThat(examine().findings()).isEmpty();
+    assertThat(probed6).isEmpty();
+  }
+
+  @Test
+  void nftablesModeChecksTableIp6FlannelIpv6() throws Exception {
+    ipMasq = true;
+    nftables = true;
+    missing4 = List.of("FLANNEL");
+    missing6 = List.of("FLANNEL");
+    nft.put("ip flannel-ipv4", NftRules.ipv4(net("10.244.0.0/16"), net("10.244.1.0/24"), true, true, true));
+    assertThat(examine().findings()).extracting(Finding::problem)
+        .containsExactly("table ip6 flannel-ipv6 is missing (EnableNFTables, FLANNEL_IPMASQ=true)");
+
+    nft.put("ip6 flannel-ipv6", NftRules.ipv6(Ipv6Subnet.parse("fd00:10::/48"), Ipv6Subnet.parse("fd00:10:0:1::/64"),
+        true, true, true));
+    assertThat(examine().findings()).isEmpty();
+
+    // an old IPv6 subnet in the table, and iptables mode's IPv6 chain left behind
+    nft.put("ip6 flannel-ipv6", NftRules.ipv6(Ipv6Subnet.parse("fd00:10::/48"), Ipv6Subnet.parse("fd00:10:0:9::/64"),
+        true, true, true));
+    missing6 = List.of();
+    List<Finding> f = examine().findings();
+    assertThat(f).extracting(Finding::where).contains("nft table ip6 flannel-ipv6", "ip6tables -t nat FLANNEL-POSTRTG");
+    assertThat(f).extracting(Finding::problem)
+        .contains("iptables mode's IPv6 masquerade rules are still present in nftables mode")
+        .anyMatch(p -> p.contains("fd00:10:0:1::/64"));
   }
 
   @Test

@@ -129,6 +129,7 @@ class AgentMetricsTest {
     metrics.leaseRenewFailed();
     metrics.leaseReacquired();
     metrics.peers(() -> 2);
+    metrics.ipv6Peers(() -> 1);
     metrics.etcd(() -> 3, () -> 1, () -> 4);
     Map<DriftWatcher.Kind, Long> drift = new EnumMap<>(DriftWatcher.Kind.class);
     drift.put(DriftWatcher.Kind.ROUTE, 2L);
@@ -145,6 +146,7 @@ class AgentMetricsTest {
         .containsEntry("tartan_lease_renewal_failures_total", 1.0)
         .containsEntry("tartan_lease_reacquisitions_total", 1.0)
         .containsEntry("tartan_peers_known", 2.0)
+        .containsEntry("tartan_peers_ipv6_programmed", 1.0)
         .containsEntry("tartan_kernel_entries_expected{kind=\"route\"}", 2.0)
         .containsEntry("tartan_kernel_entries_present{kind=\"route\"}", 1.0)
         .containsEntry("tartan_kernel_entries_expected{kind=\"neighbour\"}", 2.0)
