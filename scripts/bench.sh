@@ -514,9 +514,10 @@ cni_bench() {
     echo "### 5. CNI ADD: tartan-cni (+ bridge + host-local) vs bare bridge + host-local"
     echo
     echo "\`scripts/bench-cni.sh $CNI_N\`: ADD and DEL $CNI_N times each, interleaved, in a throw-away host"
-    echo "namespace; \`tartan+cds\` is the same plugin with its AppCDS archive (\`tartan-cni --create-cds\`, as the"
+    echo "namespace; \`bare\` is bridge + host-local with the config the plugin hands on (checked against the one"
+    echo "it saves); \`tartan+cds\` is the same plugin with its AppCDS archive (\`tartan-cni --create-cds\`, as the"
     echo "Debian package's postinst makes it); \`attach\` is the C front end handing the call to a running agent"
-    echo "(\`tartan agent\` through the packaged launcher, with its class-data archive, on an etcd in the same"
+    echo "(\`tartan agent --ip-masq\` through the packaged launcher, with its class-data archive, on an etcd in the same"
     echo "namespace, serving the call on its attach socket), \`fallback\` the front end with no socket, so it runs"
     echo "the standalone plugin. Its output:"
     echo

@@ -5,6 +5,7 @@ import dev.tartan.cni.attach.AttachProtocol.Answer;
 import dev.tartan.cni.attach.AttachProtocol.ProtocolException;
 import dev.tartan.cni.attach.AttachProtocol.Request;
 import dev.tartan.cni.attach.AttachProtocol.UnsupportedVersionException;
+import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.StandardProtocolFamily;
@@ -274,7 +275,9 @@ public final class AttachServer implements AutoCloseable {
   /** Reads the request (also a refused caller's: it reads the answer only after writing), answers it. */
   private void serve(SocketChannel ch, String refusal) {
     Answer answer;
-    InputStream in = Channels.newInputStream(ch);
+    // buffered: a request is ~20 small frames, each header and payload otherwise one read(2) of its own; every
+    // read of this call (request, go-ahead, drain) goes through this one stream, so nothing read ahead is lost
+    InputStream in = new BufferedInputStream(Channels.newInputStream(ch), 8192);
     ScheduledFuture<?> deadline;
     try {
       deadline = timer.schedule(() -> closeQuietly(ch), READ_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
