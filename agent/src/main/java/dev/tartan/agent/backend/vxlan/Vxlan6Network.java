@@ -35,8 +35,7 @@ public final class Vxlan6Network implements PeerOverlay {
   private final int mtu;
   /** The IPv6 headroom of a vxlan device (VXLAN6_HEADROOM: IPv6 40 + UDP 8 + VXLAN 8 + Ethernet 14). */
   static final int IPV6_OVERHEAD = 70;
-  private volatile VxlanSpec spec;
-  private volatile Link device;
+  private final KeptDevice kept;
   private volatile Ipv4Subnet ownSubnet;
   private volatile Ipv6Subnet ownSubnet6;
 
@@ -56,12 +55,12 @@ public final class Vxlan6Network implements PeerOverlay {
     this.mtu = config.overlayMtu(underlayMtu);
     VxlanSpec s = VxlanDevice.spec(config.deviceName6(), config, Objects.requireNonNull(local, "local"),
         underlayIndex, underlayMtu);
-    this.spec = new VxlanSpec(s.name(), s.vni(), s.local(), s.underlay(), s.port(), s.learning(), s.gbp(),
-        s.udpCsum(), deviceMtu(mtu, underlayMtu), s.mac());
+    this.kept = new KeptDevice(nl, new VxlanSpec(s.name(), s.vni(), s.local(), s.underlay(), s.port(), s.learning(), s.gbp(),
+        s.udpCsum(), deviceMtu(mtu, underlayMtu), s.mac()));
   }
 
   public String deviceName() {
-    return spec.name();
+    return kept.name();
   }
 
   /**
@@ -76,7 +75,7 @@ public final class Vxlan6Network implements PeerOverlay {
 
   /** The device's MTU ({@link #deviceMtu}). */
   public int mtu() {
-    return spec.mtu();
+    return kept.mtu();
   }
 
   public Ipv6Subnet network6() {
@@ -85,7 +84,7 @@ public final class Vxlan6Network implements PeerOverlay {
 
   /** The device as last ensured, or null before {@link #ensureDevice()}. */
   public Link device() {
-    return device;
+    return kept.device();
   }
 
   public Ipv6Subnet ownSubnet6() {
@@ -104,19 +103,13 @@ public final class Vxlan6Network implements PeerOverlay {
   }
 
   /** Creates, reuses or recreates {@code flannel-v6.<VNI>}; its MAC becomes the BackendV6Data VtepMAC. */
-  public synchronized Link ensureDevice() throws NetlinkException {
-    Link l = VxlanDevice.ensure(nl, spec);
-    remember(l);
-    return l;
+  public Link ensureDevice() throws NetlinkException {
+    return kept.ensure();
   }
 
   /** What to publish as {@code BackendV6Data}: this VNI and the IPv6 device's MAC. */
   public VxlanLeaseData leaseData() {
-    Link l = device;
-    if (l == null) {
-      throw new IllegalStateException("ensureDevice() first");
-    }
-    return new VxlanLeaseData(config.vni(), l.mac());
+    return kept.leaseData(config.vni());
   }
 
   /**
@@ -126,31 +119,23 @@ public final class Vxlan6Network implements PeerOverlay {
   public synchronized Link configure(Ipv4Subnet subnet, Ipv6Subnet subnet6) throws NetlinkException {
     ownSubnet(subnet);
     ownSubnet6(subnet6);
-    Link l = device;
+    Link l = kept.device();
     if (l == null) {
-      l = ensureDevice();
+      l = kept.ensure();
     }
-    remember(VxlanDevice.ensureAddress(nl, l, network6, subnet6));
+    kept.remember(VxlanDevice.ensureAddress(nl, l, network6, subnet6));
     if (bridgeName != null) {
       Bridge.ensure6(nl, bridgeName, network6, subnet6, mtu);
     }
-    return device;
+    return kept.device();
   }
 
   @Override
   public synchronized boolean repair() throws NetlinkException {
     Ipv6Subnet subnet6 = ownSubnet6;
-    Link before = device;
-    Link now = nl.linkByName(spec.name()).orElse(null);
-    boolean recreated = false;
-    if (now == null || !VxlanDevice.differences(now, spec).isEmpty()
-        || (spec.mtu() != 0 && now.mtu() != spec.mtu())) {
-      now = VxlanDevice.ensure(nl, spec);
-      recreated = before == null || now.index() != before.index();
-    }
-    remember(now);
+    boolean recreated = kept.check();
     if (subnet6 != null) {
-      remember(VxlanDevice.ensureAddress(nl, now, network6, subnet6));
+      kept.remember(VxlanDevice.ensureAddress(nl, kept.device(), network6, subnet6));
       if (bridgeName != null) {
         Bridge.ensure6(nl, bridgeName, network6, subnet6, mtu);
       }
@@ -160,26 +145,13 @@ public final class Vxlan6Network implements PeerOverlay {
 
   @Override
   public DesiredState desired(Collection<SubnetLease> remotes) {
-    Link l = device;
-    if (l == null) {
-      throw new IllegalStateException("ensureDevice() first");
-    }
+    Link l = kept.require();
     return VxlanPeers.desired6(ownSubnet, ownSubnet6, l.index(), remotes);
   }
 
   @Override
   public PeerSpec peer(SubnetLease lease) {
-    Link l = device;
-    if (l == null) {
-      throw new IllegalStateException("ensureDevice() first");
-    }
+    Link l = kept.require();
     return VxlanPeers.peer6(l.index(), lease);
-  }
-
-  private void remember(Link l) {
-    device = l;
-    if (!l.mac().isEmpty() && !l.mac().equals(spec.mac())) {
-      spec = VxlanDevice.withMac(spec, l.mac()); // keep the VtepMAC if the device is recreated
-    }
   }
 }

@@ -6,7 +6,6 @@ import dev.tartan.agent.backend.DirectRoutes;
 import dev.tartan.agent.netlink.NetlinkException;
 import dev.tartan.agent.netlink.rtnl.Link;
 import dev.tartan.agent.netlink.rtnl.RtNetlink;
-import dev.tartan.agent.netlink.rtnl.VxlanSpec;
 import dev.tartan.agent.routing.DesiredState;
 import dev.tartan.agent.routing.PeerSpec;
 import dev.tartan.agent.routing.PeerSync;
@@ -36,8 +35,7 @@ public final class VxlanNetwork implements BackendNetwork {
   private final int mtu;
   private final int underlayIndex;
   private final DirectRoutes.Cached onLink; // DirectRouting, else null
-  private volatile VxlanSpec spec;
-  private volatile Link device;
+  private final KeptDevice kept;
   private volatile Ipv4Subnet ownSubnet;
 
   /**
@@ -54,7 +52,7 @@ public final class VxlanNetwork implements BackendNetwork {
     this.network = Objects.requireNonNull(network, "network");
     this.bridgeName = bridgeName;
     this.mtu = config.overlayMtu(underlayMtu);
-    this.spec = VxlanDevice.spec(config, local, underlayIndex, underlayMtu);
+    this.kept = new KeptDevice(nl, VxlanDevice.spec(config, local, underlayIndex, underlayMtu));
     this.underlayIndex = underlayIndex;
     this.onLink = config.directRouting() ? DirectRoutes.kernel(nl, underlayIndex, "the external interface") : null;
   }
@@ -81,7 +79,7 @@ public final class VxlanNetwork implements BackendNetwork {
 
   @Override
   public String notReady() {
-    Link d = device;
+    Link d = kept.device();
     return d == null || !d.up() ? config.deviceName() + " is not up" : null;
   }
 
@@ -94,7 +92,7 @@ public final class VxlanNetwork implements BackendNetwork {
 
   @Override
   public String describe() {
-    Link d = device;
+    Link d = kept.device();
     return "vxlan device " + config.deviceName() + (d == null ? "" : " (ifindex " + d.index() + ", VtepMAC "
         + d.mac() + ", mtu " + mtu + ")") + (onLink != null ? ", DirectRouting to peers on-link" : "");
   }
@@ -128,7 +126,7 @@ public final class VxlanNetwork implements BackendNetwork {
 
   /** The device as last ensured, or null before {@link #ensureDevice()}. */
   public Link device() {
-    return device;
+    return kept.device();
   }
 
   public Ipv4Subnet ownSubnet() {
@@ -142,19 +140,13 @@ public final class VxlanNetwork implements BackendNetwork {
   }
 
   /** Creates, reuses or recreates the device (docs/flannel-compat.md §2.2); its MAC becomes the VtepMAC. */
-  public synchronized Link ensureDevice() throws NetlinkException {
-    Link l = VxlanDevice.ensure(nl, spec);
-    remember(l);
-    return l;
+  public Link ensureDevice() throws NetlinkException {
+    return kept.ensure();
   }
 
   /** What to publish as {@code BackendData}: this VNI and the device's MAC. */
   public VxlanLeaseData leaseData() {
-    Link l = device;
-    if (l == null) {
-      throw new IllegalStateException("ensureDevice() first");
-    }
-    return new VxlanLeaseData(config.vni(), l.mac());
+    return kept.leaseData(config.vni());
   }
 
   /**
@@ -165,15 +157,15 @@ public final class VxlanNetwork implements BackendNetwork {
    */
   public synchronized Link configure(Ipv4Subnet subnet) throws NetlinkException {
     ownSubnet(subnet);
-    Link l = device;
+    Link l = kept.device();
     if (l == null) {
-      l = ensureDevice();
+      l = kept.ensure();
     }
-    remember(VxlanDevice.ensureAddress(nl, l, network, subnet));
+    kept.remember(VxlanDevice.ensureAddress(nl, l, network, subnet));
     if (bridgeName != null) {
       Bridge.ensure(nl, bridgeName, network, subnet, mtu);
     }
-    return device;
+    return kept.device();
   }
 
   /**
@@ -185,17 +177,9 @@ public final class VxlanNetwork implements BackendNetwork {
   @Override
   public synchronized boolean repair() throws NetlinkException {
     Ipv4Subnet subnet = ownSubnet;
-    Link before = device;
-    Link now = nl.linkByName(spec.name()).orElse(null);
-    boolean recreated = false;
-    if (now == null || !VxlanDevice.differences(now, spec).isEmpty()
-        || (spec.mtu() != 0 && now.mtu() != spec.mtu())) {
-      now = VxlanDevice.ensure(nl, spec);
-      recreated = before == null || now.index() != before.index();
-    }
-    remember(now);
+    boolean recreated = kept.check();
     if (subnet != null) {
-      remember(VxlanDevice.ensureAddress(nl, now, network, subnet));
+      kept.remember(VxlanDevice.ensureAddress(nl, kept.device(), network, subnet));
       if (bridgeName != null) {
         Bridge.ensure(nl, bridgeName, network, subnet, mtu);
       }
@@ -206,27 +190,14 @@ public final class VxlanNetwork implements BackendNetwork {
   /** The peers' desired state on the current device (pure, see {@link VxlanPeers}). */
   @Override
   public DesiredState desired(Collection<SubnetLease> remotes) {
-    Link l = device;
-    if (l == null) {
-      throw new IllegalStateException("ensureDevice() first");
-    }
+    Link l = kept.require();
     return VxlanPeers.desired(ownSubnet, l.index(), underlayIndex, onLink, remotes);
   }
 
   /** One lease's entries on the current device (pure, see {@link VxlanPeers#peer}). */
   @Override
   public PeerSpec peer(SubnetLease lease) {
-    Link l = device;
-    if (l == null) {
-      throw new IllegalStateException("ensureDevice() first");
-    }
+    Link l = kept.require();
     return VxlanPeers.peer(l.index(), underlayIndex, onLink, lease);
-  }
-
-  private void remember(Link l) {
-    device = l;
-    if (!l.mac().isEmpty() && !l.mac().equals(spec.mac())) {
-      spec = VxlanDevice.withMac(spec, l.mac()); // keep the VtepMAC if the device is recreated
-    }
   }
 }
