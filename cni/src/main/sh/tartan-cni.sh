@@ -18,7 +18,24 @@
 #   tartan-cni --create-cds   build tartan-cni.jsa beside the jar (run at install time, as the owner of the
 #                             directory; the archive is tied to the JVM build, so re-run after JVM upgrades;
 #                             a stale archive is ignored by the JVM, never fatal)
+#
+# The same script is the standalone launcher of the netavark plugin "tartan" (podman 5): called by a name
+# with "netavark" in it (installed as /usr/share/tartan/tartan-netavark, linked as
+# /usr/lib/tartan/tartan-netavark-java beside the front end) it runs dev.tartan.cni.NetavarkMain
+# (`tartan info | create | setup NETNS | teardown NETNS`, JSON on stdin and stdout) with the same JVM
+# options and archive.
 # Environment: TARTAN_JAVA (default: java on PATH, else /usr/bin/java), TARTAN_CNI_JAVA_OPTS (extra options).
+case ${0##*/} in
+  *netavark*)
+    main=dev.tartan.cni.NetavarkMain
+    nojava='{"error":"tartan: no java found (tried %s); install a Java 17+ runtime or set TARTAN_JAVA"}\n'
+    ;;
+  *)
+    main=dev.tartan.cni.CniMain
+    # The runtime reads stdout as a CNI error; 50 = plugin not available.
+    nojava='{"cniVersion":"1.1.0","code":50,"msg":"tartan-cni: no java found (tried %s); install a Java 17+ runtime or set TARTAN_JAVA"}\n'
+    ;;
+esac
 self=$0
 if [ -L "$self" ]; then
   self=$(readlink -f -- "$self")
@@ -31,8 +48,8 @@ if [ -z "$java" ]; then
   if command -v java >/dev/null 2>&1; then java=java; else java=/usr/bin/java; fi
 fi
 if ! command -v "$java" >/dev/null 2>&1; then
-  # The runtime reads stdout as a CNI error; 50 = plugin not available.
-  printf '{"cniVersion":"1.1.0","code":50,"msg":"tartan-cni: no java found (tried %s); install a Java 17+ runtime or set TARTAN_JAVA"}\n' "$java"
+  # shellcheck disable=SC2059 # the format is one of the two fixed texts above
+  printf "$nojava" "$java"
   exit 1
 fi
 
@@ -54,7 +71,7 @@ opts="-Xint -XX:+UseG1GC -XX:ParallelGCThreads=1 -XX:ConcGCThreads=1 -Xmx128m -X
 opts="$opts -Xlog:disable -Xlog:all=warning:stderr"
 if [ -f "$jsa" ]; then
   # shellcheck disable=SC2086 # word splitting of the option lists is intended
-  exec "$java" $opts -XX:SharedArchiveFile="$jsa" ${TARTAN_CNI_JAVA_OPTS:-} -cp "$jar" dev.tartan.cni.CniMain "$@"
+  exec "$java" $opts -XX:SharedArchiveFile="$jsa" ${TARTAN_CNI_JAVA_OPTS:-} -cp "$jar" "$main" "$@"
 fi
 # shellcheck disable=SC2086
-exec "$java" $opts ${TARTAN_CNI_JAVA_OPTS:-} -cp "$jar" dev.tartan.cni.CniMain "$@"
+exec "$java" $opts ${TARTAN_CNI_JAVA_OPTS:-} -cp "$jar" "$main" "$@"
