@@ -24,7 +24,7 @@ public final class CniMain {
    * {@code System::getenv} as a plain class: a method reference costs a lambda bootstrap of about 5 ms on
    * every call of the plugin, even with the class-data sharing archive.
    */
-  private static final class SystemEnv implements Function<String, String> {
+  static final class SystemEnv implements Function<String, String> {
     @Override
     public String apply(String name) {
       return System.getenv(name);

@@ -43,7 +43,7 @@ import java.util.function.Function;
  * </ul>
  */
 public final class CniPlugin {
-  private static final int MAX_STDIN = 4 << 20;
+  private static final int MAX_STDIN = Json.MAX_LENGTH;
   private static final String[] ENV_NAMES = {"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS",
       "CNI_PATH", "CNI_NETNS_OVERRIDE"};
   /** Interface name assumed when host-local's files do not say. */

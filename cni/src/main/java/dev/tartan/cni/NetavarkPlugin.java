@@ -45,7 +45,7 @@ public final class NetavarkPlugin {
   static final String DEFAULT_CNI_PATH = "/usr/lib/cni:/opt/cni/bin";
   static final String DEFAULT_CNI_NETWORK = "tartan";
   static final String BRIDGE = "cni0";
-  private static final int MAX_STDIN = 4 << 20;
+  private static final int MAX_STDIN = Json.MAX_LENGTH;
 
   private final Function<String, String> getenv;
   private final String[] args;

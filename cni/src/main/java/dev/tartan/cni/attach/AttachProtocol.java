@@ -45,7 +45,7 @@ public final class AttachProtocol {
   public static final int MAX_ENV = 64;
   public static final int MAX_ENV_ENTRY = 64 << 10;
   /** The plugin's own stdin limit (4 MiB) plus one byte, so that an oversized config gets the plugin's error. */
-  public static final int MAX_STDIN = (4 << 20) + 1;
+  public static final int MAX_STDIN = dev.tartan.cni.json.Json.MAX_LENGTH + 1;
   public static final int MAX_STDOUT = 16 << 20;
   public static final int MAX_STDERR = 1 << 20;
 
