@@ -57,27 +57,21 @@ public final class Reconciler {
 
   /** Our entries on {@code dev} as the kernel has them now (three dumps). */
   public KernelDiff.Actual read(int dev) throws NetlinkException {
-    if (ipv6) {
-      return KernelDiff.Actual.of(dev, nl.neighbours6(dev), nl.fdb(dev),
-          nl.routes6(Route.TABLE_MAIN, Route.PROTO_TARTAN));
-    }
-    return KernelDiff.Actual.of(dev, nl.neighbours(dev), nl.fdb(dev), nl.routes(Route.TABLE_MAIN, Route.PROTO_TARTAN));
+    return read(DesiredState.empty(dev));
   }
 
   /**
    * Our entries for {@code desired} as the kernel has them now: neighbours and FDB of its overlay
-   * device (none without one) and our routes on it and on its direct-route link.
+   * device (none without one) and our routes on it and on its direct-route link, from the IPv6
+   * tables for an IPv6 device.
    */
   public KernelDiff.Actual read(DesiredState desired) throws NetlinkException {
     int dev = desired.link();
-    if (dev <= 0) {
-      return KernelDiff.Actual.of(0, desired.directLink(), List.of(), List.of(),
-          nl.routes(Route.TABLE_MAIN, Route.PROTO_TARTAN));
-    }
-    List<Neighbour> neighbours = nl.neighbours(dev);
-    List<FdbEntry> fdb = nl.fdb(dev);
-    return KernelDiff.Actual.of(dev, desired.directLink(), neighbours, fdb,
-        nl.routes(Route.TABLE_MAIN, Route.PROTO_TARTAN));
+    List<Neighbour> neighbours = dev <= 0 ? List.of() : ipv6 ? nl.neighbours6(dev) : nl.neighbours(dev);
+    List<FdbEntry> fdb = dev <= 0 ? List.of() : nl.fdb(dev);
+    List<Route> routes = ipv6 ? nl.routes6(Route.TABLE_MAIN, Route.PROTO_TARTAN)
+        : nl.routes(Route.TABLE_MAIN, Route.PROTO_TARTAN);
+    return KernelDiff.Actual.of(Math.max(dev, 0), desired.directLink(), neighbours, fdb, routes);
   }
 
   /**

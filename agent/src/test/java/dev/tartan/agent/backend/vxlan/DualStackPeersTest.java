@@ -75,6 +75,9 @@ class DualStackPeersTest {
   DriftWatcher drift6;
   NetlinkMonitor monitor;
 
+  final List<SubnetLease> all = List.of(P2, P3, V4ONLY,
+      dual("10.244.1.0/24", "fd00:10:0:1::/64", "198.51.100.1", "2001:db8::1", 1)); // our own lease
+
   @BeforeEach
   void setUp() throws Exception {
     nl = new FakeRtNetlink();
@@ -97,8 +100,6 @@ class DualStackPeersTest {
     DriftWatcher drift4 = new DriftWatcher(sync4.programmed(), v4.deviceName(), "cni0", sync4::repair, n -> { });
     drift6 = new DriftWatcher(sync6.programmed(), v6.deviceName(), "cni0", sync6::repair, n -> { });
     monitor = nl.monitor(drift4.andThen(drift6));
-    List<SubnetLease> all = List.of(P2, P3, V4ONLY,
-        dual("10.244.1.0/24", "fd00:10:0:1::/64", "198.51.100.1", "2001:db8::1", 1)); // our own lease
     sync4.onSnapshot(all);
     sync6.onSnapshot(all);
     sync4.runPass();
@@ -125,6 +126,21 @@ class DualStackPeersTest {
     }
     out.sort(null);
     return out;
+  }
+
+  @Test
+  void aFullPassOnTheIpv6DeviceReadsTheIpv6TablesWritesNothingInShapeAndDeletesAStaleRoute() throws Exception {
+    List<String> before = kernel6();
+    sync6.onSnapshot(all); // a re-list: a full dump and diff
+    sync6.runPass();
+    assertThat(nl.writes()).as("nothing changed: the full pass writes nothing").isEmpty();
+    assertThat(kernel6()).isEqualTo(before);
+
+    Ipv6Subnet gone = Ipv6Subnet.parse("fd00:10:0:9::/64");
+    nl.replaceRoute(new Route(gone, ip6("fd00:10:0:9::"), dev6.index(), true, Route.TABLE_MAIN, Route.PROTO_TARTAN));
+    sync6.onSnapshot(all);
+    sync6.runPass();
+    assertThat(kernel6()).as("our stale IPv6 route is removed").isEqualTo(before);
   }
 
   @Test
