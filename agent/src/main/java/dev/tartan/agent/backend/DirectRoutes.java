@@ -118,15 +118,18 @@ public final class DirectRoutes {
     }
 
     /**
-     * Forgets every answer when {@code e} may change a route lookup: an address change, a route
-     * change (except our own {@code proto tartan} routes, which only carry the overlay's subnets),
+     * Forgets every answer when {@code e} may change a route lookup: an IPv4 address change, an IPv4
+     * route change (except our own {@code proto tartan} routes, which only carry the overlay's subnets),
      * a link that was up going down or away (not a bridge port), or lost events. Called on the
      * monitor's thread; never blocks.
      */
     public void kernelChanged(NetlinkEvent e) {
       boolean relevant;
       if (e instanceof NetlinkEvent.RouteChanged rc) {
-        relevant = rc.route().protocol() != Route.PROTO_TARTAN;
+        // the answers are IPv4 lookups: IPv6 routes (a veth's fe80::/64 among them) change none
+        relevant = rc.route().protocol() != Route.PROTO_TARTAN && !rc.route().dst().ipv6();
+      } else if (e instanceof NetlinkEvent.AddressChanged ac) {
+        relevant = ac.address().address() instanceof java.net.Inet4Address;
       } else if (e instanceof NetlinkEvent.LinkChanged lc) {
         // a link that was up going down or away flushes its routes without route events; a new link
         // (created down) or a bridge port (a container's veth) carries none; a link coming up
@@ -135,7 +138,7 @@ public final class DirectRoutes {
         boolean wasUp = lc.deleted() || !l.up() ? up.remove(l.index()) : !up.add(l.index());
         relevant = l.master() == 0 && wasUp && (lc.deleted() || !l.up());
       } else {
-        relevant = e instanceof NetlinkEvent.AddressChanged || e instanceof NetlinkEvent.Overrun;
+        relevant = e instanceof NetlinkEvent.Overrun;
       }
       if (relevant) {
         generation.incrementAndGet();

@@ -86,6 +86,10 @@ class DirectRoutesTest {
     test.kernelChanged(new NetlinkEvent.LinkChanged(veth, false)); // created, down
     Link port = new Link(40, "veth1", "veth", 1500, "02:00:00:00:00:40", 1, 7, java.util.Optional.empty());
     test.kernelChanged(new NetlinkEvent.LinkChanged(port, false)); // in the bridge, up
+    test.kernelChanged(new NetlinkEvent.AddressChanged(new Address(40, java.net.InetAddress.getByName("fe80::40"), 64),
+        false)); // the veth's link-local address
+    test.kernelChanged(new NetlinkEvent.RouteChanged(new Route(dev.tartan.net.Ipv6Subnet.parse("fe80::/64"), null, 40,
+        false, Route.TABLE_MAIN, 2), false)); // and its route
     test.kernelChanged(new NetlinkEvent.LinkChanged(port, true)); // the container is gone
     assertThat(test.size()).isEqualTo(1);
 
