@@ -446,22 +446,24 @@ public final class Diagnosis {
       Set<FdbEntry> fdb = new HashSet<>(k.fdb6());
       Map<IpSubnet, List<Route>> routesByDst = new HashMap<>();
       k.routes6().forEach(r -> routesByDst.computeIfAbsent(r.dst(), x -> new ArrayList<>()).add(r));
+      Map<java.net.InetAddress, Neighbour> wantNeigh = new HashMap<>();
+      want.neighbours().forEach(n -> wantNeigh.put(n.ip(), n));
+      Map<String, FdbEntry> wantFdb = new HashMap<>();
+      want.fdb().forEach(e -> wantFdb.put(e.mac(), e));
       List<Route> routes = new ArrayList<>(want.routes());
       routes.sort(Comparator.comparing(Route::dst, IpSubnet.ORDER));
       for (Route r : routes) {
         String where = want.owner(r) + " (" + r.dst() + ")";
-        for (Neighbour n : want.neighbours()) {
-          if (n.ip().equals(r.gateway())) {
-            Neighbour have = neighByIp.get(n.ip());
-            if (have == null || !have.mac().equalsIgnoreCase(n.mac()) || (have.state() & Neighbour.NUD_PERMANENT) == 0) {
-              add("neighbour", where, "IPv6 neighbour " + ip(n.ip()) + " lladdr " + n.mac() + " missing or different on "
-                  + d, neighCmd(n, d));
-            }
-            for (FdbEntry e : want.fdb()) {
-              if (e.mac().equals(n.mac()) && !fdb.contains(e)) {
-                add("fdb", where, "fdb " + e.mac() + " dst " + ip(e.dst()) + " missing on " + d, fdbCmd("replace", e, d));
-              }
-            }
+        Neighbour n = r.gateway() == null ? null : wantNeigh.get(r.gateway());
+        if (n != null) {
+          Neighbour have = neighByIp.get(n.ip());
+          if (have == null || !have.mac().equalsIgnoreCase(n.mac()) || (have.state() & Neighbour.NUD_PERMANENT) == 0) {
+            add("neighbour", where, "IPv6 neighbour " + ip(n.ip()) + " lladdr " + n.mac() + " missing or different on "
+                + d, neighCmd(n, d));
+          }
+          FdbEntry e = wantFdb.get(n.mac());
+          if (e != null && !fdb.contains(e)) {
+            add("fdb", where, "fdb " + e.mac() + " dst " + ip(e.dst()) + " missing on " + d, fdbCmd("replace", e, d));
           }
         }
         if (!routesByDst.getOrDefault(r.dst(), List.of()).contains(r)) {
