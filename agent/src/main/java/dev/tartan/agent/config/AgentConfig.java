@@ -121,34 +121,7 @@ public record AgentConfig(
     }
   }
 
-  /** Without {@code publicIpv6}: the shape before that setting. */
-  public AgentConfig(List<URI> etcdEndpoints, String etcdPrefix, Path etcdCaFile, Path etcdCertFile,
-      Path etcdKeyFile, String etcdUsername, String etcdPassword, List<String> iface,
-      List<String> ifaceRegex, Inet4Address ifaceCanReach, Inet4Address publicIp, Path subnetFile,
-      Duration subnetLeaseRenewMargin, boolean ipMasq, boolean ipMasqFullyRandomDisable,
-      boolean iptablesForwardRules, Duration iptablesResync, InetAddress healthzIp, int healthzPort,
-      Duration leaseTtl, Duration resyncInterval, Path configFile, boolean vxlanPeerFilter,
-      Duration peerExpiryGrace, Path attachSocket) {
-    this(etcdEndpoints, etcdPrefix, etcdCaFile, etcdCertFile, etcdKeyFile, etcdUsername, etcdPassword,
-        iface, ifaceRegex, ifaceCanReach, publicIp, subnetFile, subnetLeaseRenewMargin, ipMasq,
-        ipMasqFullyRandomDisable, iptablesForwardRules, iptablesResync, healthzIp, healthzPort,
-        leaseTtl, resyncInterval, configFile, vxlanPeerFilter, peerExpiryGrace, attachSocket, null);
-  }
-
-  /** With the defaults of {@code peerExpiryGrace} and {@code attachSocket} (off): the shape before those settings. */
-  public AgentConfig(List<URI> etcdEndpoints, String etcdPrefix, Path etcdCaFile, Path etcdCertFile,
-      Path etcdKeyFile, String etcdUsername, String etcdPassword, List<String> iface,
-      List<String> ifaceRegex, Inet4Address ifaceCanReach, Inet4Address publicIp, Path subnetFile,
-      Duration subnetLeaseRenewMargin, boolean ipMasq, boolean ipMasqFullyRandomDisable,
-      boolean iptablesForwardRules, Duration iptablesResync, InetAddress healthzIp, int healthzPort,
-      Duration leaseTtl, Duration resyncInterval, Path configFile, boolean vxlanPeerFilter) {
-    this(etcdEndpoints, etcdPrefix, etcdCaFile, etcdCertFile, etcdKeyFile, etcdUsername, etcdPassword,
-        iface, ifaceRegex, ifaceCanReach, publicIp, subnetFile, subnetLeaseRenewMargin, ipMasq,
-        ipMasqFullyRandomDisable, iptablesForwardRules, iptablesResync, healthzIp, healthzPort,
-        leaseTtl, resyncInterval, configFile, vxlanPeerFilter, DEFAULT_PEER_EXPIRY_GRACE, null);
-  }
-
-  /** Without {@code vxlanPeerFilter} (false), the shape before that setting existed. */
+  /** Without the settings added later: {@code vxlanPeerFilter} off, the default grace, no attach socket, no {@code publicIpv6}. */
   public AgentConfig(List<URI> etcdEndpoints, String etcdPrefix, Path etcdCaFile, Path etcdCertFile,
       Path etcdKeyFile, String etcdUsername, String etcdPassword, List<String> iface,
       List<String> ifaceRegex, Inet4Address ifaceCanReach, Inet4Address publicIp, Path subnetFile,
@@ -158,7 +131,7 @@ public record AgentConfig(
     this(etcdEndpoints, etcdPrefix, etcdCaFile, etcdCertFile, etcdKeyFile, etcdUsername, etcdPassword,
         iface, ifaceRegex, ifaceCanReach, publicIp, subnetFile, subnetLeaseRenewMargin, ipMasq,
         ipMasqFullyRandomDisable, iptablesForwardRules, iptablesResync, healthzIp, healthzPort,
-        leaseTtl, resyncInterval, configFile, false, DEFAULT_PEER_EXPIRY_GRACE, null);
+        leaseTtl, resyncInterval, configFile, false, DEFAULT_PEER_EXPIRY_GRACE, null, null);
   }
 
   private static void requirePositive(Duration d, String name) {
