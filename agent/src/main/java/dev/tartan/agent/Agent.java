@@ -462,17 +462,16 @@ public final class Agent implements AutoCloseable {
         }
         vxlan6.ownSubnet6(l.ipv6Subnet());
       }
-      if (!l.subnet().equals(old.subnet())) {
+      boolean v4Changed = !l.subnet().equals(old.subnet());
+      if (v4Changed) {
         peers.ownSubnet(l.subnet());
       }
-      if (!l.subnet().equals(old.subnet()) || v6Changed) {
+      if (v4Changed || v6Changed) {
         traffic.install(network.network(), l.subnet(), vxlan6 == null ? null : network.ipv6Network(),
             vxlan6 == null ? null : l.ipv6Subnet(), Optional.of(network.network()), Optional.of(old.subnet()));
-      }
-      if (peers6 != null && (v6Changed || !l.subnet().equals(old.subnet()))) {
-        peers6.ownSubnet(l.subnet());
-      }
-      if (!l.subnet().equals(old.subnet()) || v6Changed) {
+        if (peers6 != null) {
+          peers6.ownSubnet(l.subnet());
+        }
         writeSubnetFile(l);
       }
       peers.trigger();
@@ -636,11 +635,9 @@ public final class Agent implements AutoCloseable {
           lastLogged = e.getMessage();
         }
       } catch (LeaseStoreException e) {
-        // the same failure for another randomly chosen subnet key is the same failure
-        String key = e.getMessage().replaceAll("/subnets/[0-9.]+-[0-9]+", "/subnets/*");
-        if (!key.equals(lastLogged)) {
+        if (!e.getMessage().equals(lastLogged)) {
           log.warn("cannot {} yet: {}; retrying", what, e.getMessage());
-          lastLogged = key;
+          lastLogged = e.getMessage();
         }
       }
       if (closing) {
