@@ -152,7 +152,6 @@ public final class VxlanPeers {
     Set<Route> routes = new HashSet<>();
     List<Skipped> skipped = new ArrayList<>();
     List<Conflict> conflicts = new ArrayList<>();
-    Map<IpSubnet, Ipv4Subnet> owners = new HashMap<>();
     Map<String, Ipv4Subnet> macOwner = new HashMap<>();
     TreeMap<Ipv6Subnet, Ipv4Subnet> taken = new TreeMap<>(); // accepted IPv6 subnets, disjoint
     for (SubnetLease lease : sorted) {
@@ -188,12 +187,13 @@ public final class VxlanPeers {
         continue;
       }
       taken.put(s6, s);
-      owners.put(s6, s);
       neighbours.add(p.neighbour());
       fdb.add(p.fdb());
       routes.add(p.route());
     }
-    return new DesiredState(deviceIndex, neighbours, fdb, routes, skipped, conflicts, owners);
+    // the routes' owners: each accepted IPv6 subnet's lease
+    return new DesiredState(deviceIndex, neighbours, fdb, routes, skipped, conflicts,
+        new HashMap<IpSubnet, Ipv4Subnet>(taken));
   }
 
   /**
