@@ -8,7 +8,8 @@
 #   3. cold start   agent start with 5,000 peer leases -> 15,000 entries; restart -> READY (lease reused)
 #   4. memory       agent RSS with 5,000 peers, with the systemd unit's JVM flags
 #   3c. levers      agent start -> READY (2 peers, lease reused) and RSS (5,000 peers) for the baseline (the
-#                   agent before issue 16's levers, built from git: BENCH_LEVER_BASE, default the merge base
+#                   agent before issue 16's levers, built from git: BENCH_LEVER_BASE, default 59993ed
+#                   (run on request only: BENCH_ONLY=levers)
 #                   with main), each start/memory lever on its own, and all kept levers together
 #   5. CNI ADD      tartan-cni (+ bridge + host-local) / bare bridge + host-local (scripts/bench-cni.sh)
 #   6. allocation   200 concurrent acquirers (store clients) on a 3-member etcd, then 20 real agents at once:
@@ -18,7 +19,8 @@
 #                   10 lease renewals a second
 #   +  netlink      15,000 rtnetlink operations batched vs unbatched (scripts/bench-netlink.sh)
 #
-# Usage: sudo scripts/bench.sh            (about 12-15 minutes; re-runs itself with sudo)
+# Usage: sudo scripts/bench.sh            (about 25 minutes, most of it the 50,000-peer scale part;
+#                                         re-runs itself with sudo)
 # Environment (all optional):
 #   BENCH_ONLY=datapath,agent,levers,alloc,cni,netlink,scale   run only these parts (BENCHMARKS.md lists what ran)
 #   BENCH_SCALE_SIZES=1000,5000,20000,50000  BENCH_SCALE_SAMPLES=50  BENCH_SCALE_CPU_SECONDS=30
@@ -43,7 +45,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exec sudo -E "$0" "$@"
 fi
 
-ONLY=${BENCH_ONLY:-datapath,agent,levers,alloc,cni,netlink,scale}
+ONLY=${BENCH_ONLY:-datapath,agent,alloc,cni,netlink,scale}
 SCALE_SIZES=${BENCH_SCALE_SIZES:-1000,5000,20000,50000}
 SCALE_SAMPLES=${BENCH_SCALE_SAMPLES:-50}
 SCALE_CPU_SECONDS=${BENCH_SCALE_CPU_SECONDS:-30}
@@ -590,7 +592,8 @@ lever_bench() {
   rm -rf "$d" "$WORK/levers-out"
   mkdir -p "$d/src" "$d/base" "$d/cds-real" "$d/base-real" "$d/new" "$d/new-real" "$WORK/levers-out"
   # The baseline: the agent as it was before the levers (its jar and launcher), built here from git.
-  base_ref=${BENCH_LEVER_BASE:-$(git -C "$ROOT" merge-base HEAD main 2>/dev/null || git -C "$ROOT" rev-parse HEAD)}
+  # the last commit before issue 16's levers: the baseline BENCHMARKS.md compares them with
+  base_ref=${BENCH_LEVER_BASE:-59993ed}
   git -C "$ROOT" archive "$base_ref" | tar -x -C "$d/src"
   echo "building the baseline ($base_ref) in $d/src"
   (cd "$d/src" && { mvn -B -q -ntp -o -pl agent -am -DskipTests package >"$d/build.log" 2>&1 \
@@ -685,8 +688,8 @@ elapsed=$(( $(date +%s) - STARTED ))
 {
   echo "# Tartan benchmarks"
   echo
-  echo "Measured by \`sudo scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') ($((elapsed / 60)) min $((elapsed % 60)) s),"
-  echo "everything side by side in one run on this machine: real agents, real etcd, real kernel, in network"
+  echo "Measured by \`sudo ${BENCH_ONLY:+BENCH_ONLY=$ONLY }scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') ($((elapsed / 60)) min $((elapsed % 60)) s),"
+  echo "the parts run side by side in one run on this machine: real agents, real etcd, real kernel, in network"
   echo "namespaces. This file is written by the script; the targets are those of the issues that set them (parts"
   echo "1–6: issue 7; netlink: issue 3; CNI: issues 5 and 16; scale: issue 11). A figure that misses its target is"
   echo "shown as measured, with the miss."
@@ -729,11 +732,11 @@ elapsed=$(( $(date +%s) - STARTED ))
   echo "## How to run"
   echo
   echo '```sh'
-  echo 'sudo scripts/bench.sh                       # everything, ~15 min; writes BENCHMARKS.md'
+  echo 'sudo scripts/bench.sh                       # all parts but levers, ~25 min; writes BENCHMARKS.md'
   echo 'sudo BENCH_ONLY=datapath,agent scripts/bench.sh   # some parts only'
   echo '```'
   echo
-  echo "The Java harnesses are \`agent/src/test/java/dev/tartan/agent/bench/\` (\`AgentBench\`, \`AllocationBench\`:"
+  echo "The Java harnesses are \`agent/src/test/java/dev/tartan/agent/bench/\` (\`AgentBench\`, \`AllocationBench\`, \`LeverBench\`, \`ScaleBench\`:"
   echo "plain main classes on the agent's test classpath, not run by \`mvn verify\`). Namespaces are"
   echo "\`tartan-bench-<pid>-*\`; nothing is added to the root namespace and everything is removed on exit."
 } >"$OUT.tmp"
