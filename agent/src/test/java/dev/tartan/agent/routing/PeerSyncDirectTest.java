@@ -39,7 +39,7 @@ class PeerSyncDirectTest {
   FakeRtNetlink nl;
   Link eth0;
   Link dev;
-  PeerSyncTest.ManualClock clock;
+  dev.tartan.store.testing.ManualClock clock;
   PeerSync sync;
   DriftWatcher drift;
 
@@ -53,7 +53,7 @@ class PeerSyncDirectTest {
         ip("198.51.100.1"), eth0.index(), eth0.mtu(), "cni0");
     network.ensureDevice();
     dev = network.configure(OWN);
-    clock = new PeerSyncTest.ManualClock();
+    clock = new dev.tartan.store.testing.ManualClock(PeerSyncTest.START);
     PeerLog log = new PeerLog();
     sync = new PeerSync(network, new Reconciler(nl, log), log, OWN, RESYNC, Duration.ZERO, clock,
         UnaryOperator.identity());

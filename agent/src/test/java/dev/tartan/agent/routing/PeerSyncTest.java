@@ -17,10 +17,9 @@ import dev.tartan.net.Ipv4Subnet;
 import dev.tartan.store.LeaseEvent;
 import dev.tartan.store.LeaseEvent.Cause;
 import dev.tartan.store.SubnetLease;
-import java.time.Clock;
+import dev.tartan.store.testing.ManualClock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.UnaryOperator;
@@ -40,30 +39,7 @@ class PeerSyncTest {
   static final SubnetLease P3 = vxlan("10.244.3.0/24", "198.51.100.3", "5a:00:00:00:00:03");
   static final SubnetLease P4 = vxlan("10.244.4.0/24", "198.51.100.4", "5a:00:00:00:00:04");
   static final Duration GRACE = Duration.ofSeconds(60);
-
-  /** A clock the test moves. */
-  static final class ManualClock extends Clock {
-    Instant now = Instant.parse("2026-12-01T00:00:00Z");
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-
-    @Override
-    public java.time.ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-
-    void advance(Duration d) {
-      now = now.plus(d);
-    }
-  }
+  static final Instant START = Instant.parse("2026-12-01T00:00:00Z");
 
   /** The VXLAN network, counting how often the whole desired state is computed from the leases. */
   static final class CountingOverlay implements PeerOverlay {
@@ -112,7 +88,7 @@ class PeerSyncTest {
         eth0.index(), eth0.mtu(), "cni0");
     network.ensureDevice();
     dev = network.configure(OWN);
-    clock = new ManualClock();
+    clock = new ManualClock(START);
     PeerLog log = new PeerLog();
     overlay = new CountingOverlay(network);
     sync = new PeerSync(overlay, new Reconciler(nl, log), log, OWN, Duration.ofHours(1), GRACE, clock,
