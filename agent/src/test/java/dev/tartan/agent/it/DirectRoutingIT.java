@@ -1,7 +1,6 @@
 package dev.tartan.agent.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tartan.agent.testbed.AgentProcess;
@@ -93,20 +92,12 @@ class DirectRoutingIT {
   }
 
   static void awaitReady(int h) {
-    if (!Testbed.await(Duration.ofSeconds(150), () -> bed.ready(h))) {
-      AgentProcess a = agents.get(h);
-      fail("agent on host " + h + " not ready after 150 s; log:\n" + (a == null ? "" : a.log()));
-    }
+    Matrix.awaitReady(bed, h, agents.get(h), Duration.ofSeconds(150));
   }
 
-  static String subnetOf(int h) throws Exception {
-    for (String line : Files.readAllLines(bed.subnetFile(h))) {
-      if (line.startsWith("FLANNEL_SUBNET=")) {
-        String gw = line.substring("FLANNEL_SUBNET=".length()).split("/")[0];
-        return gw.substring(0, gw.lastIndexOf('.')) + ".0";
-      }
-    }
-    throw new IllegalStateException("no FLANNEL_SUBNET in " + bed.subnetFile(h));
+  /** Host {@code h}'s subnet address ("10.244.3.0"), from its subnet file. */
+  static String subnetOf(int h) {
+    return Matrix.subnetOf(bed, h).split("/")[0];
   }
 
   /** Host {@code h}'s Tartan entries: proto-tartan routes, permanent neighbours and FDB entries on flannel.1. */
